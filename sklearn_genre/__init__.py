@@ -1,0 +1,29 @@
+"""sklearn_genre: music genre classification from mel-spectrograms, the scikit-learn way.
+
+Transformers trim, normalize and window mel-spectrograms (one row per track), and
+:class:`CRNNClassifier`, a skorch-wrapped CNN-RNN, ends the pipeline.
+"""
+
+from ._validation import check_spectrograms, check_windows
+from .classifier import CRNNClassifier
+from .exceptions import DataFileError, SpectrogramError
+from .features import MelStatistics
+from .pipeline import make_baseline_pipeline, make_genre_pipeline
+from .transformers import MelNormalizer, MelTrimmer, MelWindower
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CRNNClassifier",
+    "DataFileError",
+    "MelNormalizer",
+    "MelStatistics",
+    "MelTrimmer",
+    "MelWindower",
+    "SpectrogramError",
+    "check_spectrograms",
+    "check_windows",
+    "make_baseline_pipeline",
+    "make_genre_pipeline",
+    "__version__",
+]

@@ -1,0 +1,268 @@
+import subprocess
+import sys
+import textwrap
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import classification_report
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_val_score,
+)
+from sklearn.pipeline import Pipeline
+from skorch.callbacks import Callback
+from skorch.exceptions import DeviceWarning
+
+from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, SpectrogramError
+from sklearn_genre.nn import CRNN
+
+from .conftest import make_separable
+
+FAST = dict(max_epochs=12, batch_size=16, verbose=0, random_state=0)
+
+
+def test_network_defaults_are_the_documented_ones():
+    net = CRNN(n_mels=96, n_classes=11)
+    convs = [m for m in net.conv if isinstance(m, torch.nn.Conv1d)]
+    assert [c.out_channels for c in convs] == [8, 16]
+    assert all(c.kernel_size == (3,) for c in convs)
+    assert [m.kernel_size for m in net.conv if isinstance(m, torch.nn.MaxPool1d)] == [2, 2]
+    assert net.lstm.batch_first and net.lstm.hidden_size == 16 and net.lstm.num_layers == 3
+    assert net.lstm.dropout == 0.5
+    assert net.head[0].out_features == 32 and net.head[2].p == 0.5
+    assert net(torch.zeros(4, 96, 1400)).shape == (4, 11)
+    assert net(torch.zeros(4, 3, 96, 256)).shape == (4, 11)
+    clf = CRNNClassifier()
+    assert clf.lr == 0.01 and clf.optimizer__weight_decay == 0.001
+    assert clf.optimizer is torch.optim.Adam and clf.device == "cpu"
+
+
+@pytest.mark.parametrize("time_pooling", ["last", "mean", "attention"])
+@pytest.mark.parametrize("window_pooling", ["mean", "max", "mean_proba"])
+def test_tracks_never_mix_inside_a_batch(time_pooling, window_pooling, rng):
+    """The original fed (batch, 16, 350) to an LSTM without batch_first: it ran along the
+    batch axis and a track's output depended on the other tracks. Ours must not."""
+    net = CRNN(n_mels=16, n_classes=3, time_pooling=time_pooling,
+               window_pooling=window_pooling).eval()
+    X = torch.as_tensor(rng.normal(size=(9, 2, 16, 40)), dtype=torch.float32)
+    alone = net(X[:1])
+    batched = net(X)[:1]
+    shuffled = net(X.flip(0))[-1:]
+    torch.testing.assert_close(alone, batched, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(alone, shuffled, rtol=1e-5, atol=1e-5)
+
+
+def test_prediction_alone_equals_prediction_in_batch(separable):
+    X, y = separable
+    clf = CRNNClassifier(**FAST).fit(X, y)
+    batch = clf.predict_proba(X[:20])
+    alone = np.vstack([clf.predict_proba(X[i:i + 1]) for i in range(20)])
+    np.testing.assert_allclose(alone, batch, rtol=1e-5, atol=1e-6)
+
+
+def test_string_labels_in_and_out(separable):
+    X, y = separable
+    clf = CRNNClassifier(**FAST).fit(X, y)
+    assert clf.classes_.tolist() == ["blues", "rock"]
+    pred = clf.predict(X)
+    assert set(pred) <= {"blues", "rock"}
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, y) == pytest.approx(np.mean(pred == y))
+    assert clf.score(X, y) > 0.9  # the classes are separable: it must learn them
+    hist = clf.history_
+    assert {"train_loss", "train_acc", "valid_loss", "valid_acc"} <= set(hist[-1])
+
+
+def test_three_classes_and_sorted_classes(rng):
+    X, y = make_separable(rng, n_tracks=90, labels=("rock", "jazz", "blues"))
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 25}).fit(X, y)
+    assert clf.classes_.tolist() == ["blues", "jazz", "rock"]
+    assert clf.module_.head[-1].out_features == 3 and clf.n_mels_ == 16
+    assert clf.score(X, y) > 0.8
+
+
+def test_same_seed_same_predictions_different_seed_different(separable):
+    X, y = separable
+    a = CRNNClassifier(**FAST).fit(X, y).predict_proba(X)
+    b = CRNNClassifier(**FAST).fit(X, y).predict_proba(X)
+    c = CRNNClassifier(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_seeding_leaves_global_torch_rng_alone(separable):
+    X, y = separable
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CRNNClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_class_weight(rng):
+    X, y = make_separable(rng, n_tracks=40)
+    y[:30] = "blues"
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 1}, class_weight="balanced").fit(X, y)
+    n_blues = int(np.sum(y == "blues"))
+    assert n_blues == 35
+    np.testing.assert_allclose(clf.class_weight_, [40 / (2 * n_blues), 40 / (2 * (40 - n_blues))])
+    np.testing.assert_allclose(clf.criterion_.weight.numpy(), clf.class_weight_, rtol=1e-6)
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 1}, class_weight={"rock": 3.0}).fit(X, y)
+    np.testing.assert_allclose(clf.class_weight_, [1.0, 3.0])
+    with pytest.raises(ValueError, match="names labels not in y"):
+        CRNNClassifier(**FAST, class_weight={"pop": 2.0}).fit(X, y)
+    with pytest.raises(ValueError, match="class_weight must be"):
+        CRNNClassifier(**FAST, class_weight="auto").fit(X, y)
+
+
+def test_early_stopping_restores_best_and_none_split_trains_on_all(separable):
+    X, y = separable
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 60}, patience=3).fit(X, y)
+    losses = clf.history_[:, "valid_loss"]
+    assert len(losses) < 60  # stopped early
+    best = int(np.argmin(losses))
+    assert len(losses) == best + 1 + 3
+    no_split = CRNNClassifier(**{**FAST, "max_epochs": 3}, train_split=None).fit(X, y)
+    assert len(no_split.history_) == 3 and "valid_loss" not in no_split.history_[-1]
+
+
+def test_windows_are_pooled_per_track(separable):
+    X, y = separable
+    windows = np.stack([X[:, :, :32], X[:, :, 32:]], axis=1)  # (n, 2, 16, 32)
+    clf = CRNNClassifier(**FAST).fit(windows, y)
+    assert clf.predict_proba(windows).shape == (len(X), 2)
+    assert clf.score(windows, y) > 0.9
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.zeros((4, 16, 8)), ["a", "b", "a"], "4 tracks but y has 3 labels"),
+        (np.zeros((4, 16, 8)), ["a"] * 4, "single class"),
+        (np.zeros((4, 16, 8)), None, "requires y"),
+        (np.zeros((4, 16, 8)), np.zeros((4, 3)), "expected one label per track"),
+        (np.zeros((4, 16, 8)), [0.5, np.nan, 1.0, 0.5], "NaN"),
+        (np.zeros(16), ["a", "b"], "expects 3-D tracks"),
+        (np.zeros((2, 1, 1, 16, 8)), ["a", "b"], "expects 3-D tracks"),
+        (np.full((2, 16, 8), np.nan), ["a", "b"], "track 0 contains"),
+        ([np.zeros((16, 8)), np.zeros((16, 9))], ["a", "b"], "different lengths"),
+    ],
+)
+def test_bad_fit_input(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        CRNNClassifier(**FAST).fit(X, y)
+
+
+def test_bad_predict_input(separable):
+    X, y = separable
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    with pytest.raises(SpectrogramError, match="8 mel bands, but CRNNClassifier was fitted"):
+        clf.predict(np.zeros((2, 8, 64)))
+    with pytest.raises(SpectrogramError, match="contains"):
+        clf.predict(np.full((2, 16, 64), np.inf))
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        CRNNClassifier().predict(X)
+
+
+def test_clone_keeps_params_not_state(separable):
+    X, y = separable
+    clf = CRNNClassifier(**FAST, module__hidden_size=8, optimizer__weight_decay=0.0).fit(X, y)
+    twin = clone(clf)
+    assert twin.module__hidden_size == 8 and twin.optimizer__weight_decay == 0.0
+    assert not hasattr(twin, "label_encoder_")
+    assert clf.module_.lstm.hidden_size == 8
+
+
+def _pipeline(**clf_params):
+    return Pipeline([
+        ("norm", MelNormalizer()),
+        ("window", MelWindower(n_windows=2, window_frames=32)),
+        ("clf", CRNNClassifier(**{**FAST, **clf_params})),
+    ])
+
+
+def test_grid_search_stratified_kfold_and_report(rng):
+    X, y = make_separable(rng, n_tracks=60)
+    X = list(X)  # ragged container through the pipeline
+    grid = {"clf__module__hidden_size": [8, 16], "clf__lr": [0.01]}
+    search = GridSearchCV(_pipeline(), grid, cv=StratifiedKFold(3)).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
+    assert search.best_score_ > 0.8
+    report = classification_report(y, search.predict(X))
+    assert "blues" in report and "rock" in report
+
+
+def test_grid_search_with_groups_and_cross_val_score(rng):
+    X, y = make_separable(rng, n_tracks=60)
+    groups = np.arange(60) // 3  # 20 "artists" of 3 tracks
+    cv = StratifiedGroupKFold(3)
+    for train, test in cv.split(X, y, groups):
+        assert not set(groups[train]) & set(groups[test])
+    search = GridSearchCV(_pipeline(), {"clf__batch_size": [16]}, cv=cv)
+    search.fit(X, y, groups=groups)
+    assert search.best_score_ > 0.8
+    scores = cross_val_score(_pipeline(), X, y, cv=cv, groups=groups)
+    assert scores.shape == (3,) and scores.mean() > 0.8
+
+
+class _RecordThreads(Callback):
+    def on_train_begin(self, net, **kwargs):
+        net.torch_threads_seen_ = torch.get_num_threads()
+
+
+def test_no_thread_oversubscription_in_parallel_grid_search(separable):
+    X, y = separable
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 1}, callbacks=[_RecordThreads()])
+    search = GridSearchCV(clf, {"lr": [0.01, 0.02]}, cv=2, n_jobs=2, refit=False,
+                          scoring=lambda est, X, y: float(est.torch_threads_seen_))
+    search.fit(X, y)
+    import os
+
+    assert np.all(search.cv_results_["mean_test_score"] <= max(1, (os.cpu_count() or 2) // 2))
+
+
+def test_joblib_roundtrip_in_fresh_process(separable, tmp_path):
+    X, y = separable
+    pipe = _pipeline().fit(list(X), y)
+    path = tmp_path / "genre.joblib"
+    joblib.dump(pipe, path)
+    np.save(tmp_path / "X.npy", X)
+    expected = pipe.predict_proba(list(X))
+    np.save(tmp_path / "expected.npy", expected)
+    code = textwrap.dedent(f"""
+        import joblib, numpy as np
+        pipe = joblib.load({str(path)!r})
+        X = np.load({str(tmp_path / 'X.npy')!r})
+        got = pipe.predict_proba(list(X))
+        np.testing.assert_array_equal(got, np.load({str(tmp_path / 'expected.npy')!r}))
+        assert list(pipe.predict(list(X[:2]))) == {list(pipe.predict(list(X[:2])))!r}
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_model_saved_for_cuda_loads_on_cpu(separable, tmp_path):
+    """A net whose device is "cuda" unpickles on a CPU-only machine (skorch maps it)."""
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA to check the CPU fallback")
+    X, y = separable
+    clf = CRNNClassifier(**FAST).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.device = "cuda"  # as if trained on a GPU
+    joblib.dump(clf, tmp_path / "m.joblib")
+    with pytest.warns(DeviceWarning, match="cuda.*not available"):
+        loaded = joblib.load(tmp_path / "m.joblib")
+    assert str(loaded.device) == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
