@@ -7,6 +7,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
@@ -16,6 +17,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring
 from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset
+from torch.utils.data import Subset
 
 from ._validation import check_windows
 from .nn import CRNN
@@ -238,16 +240,33 @@ class CRNNClassifier(NeuralNetClassifier):
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Split off the validation set, seeding an unseeded ValidSplit."""
+        """Split off the validation set.
+
+        A :class:`skorch.dataset.ValidSplit` with a float ``cv`` is applied so that it
+        works on small folds too: seeded from ``random_state`` when it has no seed of
+        its own, at least one validation track per class when stratified, and
+        unstratified when a class has a single track.
+        """
         dataset = self.get_dataset(X, y)
         split = self.train_split
         if not split:
             return dataset, None
-        if (isinstance(split, ValidSplit) and split.random_state is None
-                and isinstance(split.cv, float) and self._seed is not None):
-            split = ValidSplit(split.cv, stratified=split.stratified,
-                               random_state=self._seed)
-        return split(dataset, y, **fit_params)
+        if not (isinstance(split, ValidSplit) and isinstance(split.cv, float) and y is not None):
+            return split(dataset, y, **fit_params)
+        y = np.asarray(y)
+        n_tracks, n_classes = len(y), len(np.unique(y))
+        seed = split.random_state if split.random_state is not None else self._seed
+        stratified = split.stratified and np.bincount(y).min() >= 2
+        n_valid = max(int(np.ceil(split.cv * n_tracks)), n_classes if stratified else 1)
+        if n_tracks - n_valid < n_classes:
+            raise ValueError(
+                f"{n_tracks} tracks are too few for a validation split of {split.cv} with "
+                f"{n_classes} classes; pass train_split=None to train on all of them."
+            )
+        splitter = (StratifiedShuffleSplit if stratified else ShuffleSplit)(
+            n_splits=1, test_size=n_valid, random_state=seed)
+        train, valid = next(splitter.split(np.zeros(n_tracks), y))
+        return Subset(dataset, train), Subset(dataset, valid)
 
     # -- scikit-learn API -----------------------------------------------------------
 

@@ -266,3 +266,13 @@ def test_model_saved_for_cuda_loads_on_cpu(separable, tmp_path):
         loaded = joblib.load(tmp_path / "m.joblib")
     assert str(loaded.device) == "cpu"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+def test_validation_split_works_on_small_folds(rng):
+    X, y = make_separable(rng, n_tracks=21, labels=tuple("abcdefg"))  # 3 tracks per class
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    assert len(clf.history_) == 2 and "valid_loss" in clf.history_[-1]
+    y[0] = "solo"  # a class with one track: falls back to an unstratified split
+    CRNNClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="too few for a validation split"):
+        CRNNClassifier(**FAST).fit(X[:8], np.array(list("abcdefgh")))

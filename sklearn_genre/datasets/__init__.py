@@ -6,5 +6,22 @@ and never download anything.
 
 from ._base import get_data_home
 from ._corpus import INSTRUMENT_POOL, render_score_corpus, score_catalogue
+from ._mtg import (
+    LazyMelList,
+    load_mtg_jamendo,
+    load_mtg_jamendo_splits,
+    read_mtg_tsv,
+    warn_group_overlap,
+)
 
-__all__ = ["INSTRUMENT_POOL", "get_data_home", "render_score_corpus", "score_catalogue"]
+__all__ = [
+    "INSTRUMENT_POOL",
+    "LazyMelList",
+    "get_data_home",
+    "load_mtg_jamendo",
+    "load_mtg_jamendo_splits",
+    "read_mtg_tsv",
+    "render_score_corpus",
+    "score_catalogue",
+    "warn_group_overlap",
+]

@@ -1,0 +1,355 @@
+"""MTG-Jamendo: metadata TSVs and mel-spectrogram dumps in the dataset's layout.
+
+The TSV format is ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS...``: tab-separated
+with a variable number of tag columns written ``category---tag``. The mel of a track
+is the ``.npy`` at ``PATH`` with ``.mp3`` replaced by ``.npy``, float32 ``(96, n_frames)``.
+Nothing is downloaded: point the loader at files you have.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import PredefinedSplit
+from sklearn.utils import Bunch, check_random_state
+
+from ..exceptions import DataFileError
+
+__all__ = [
+    "load_mtg_jamendo",
+    "load_mtg_jamendo_splits",
+    "read_mtg_tsv",
+    "warn_group_overlap",
+    "LazyMelList",
+]
+
+CATEGORIES = ("genre", "mood/theme", "instrument", "all")
+
+
+def read_mtg_tsv(tsv_path):
+    """Read an MTG-Jamendo metadata TSV.
+
+    Parameters
+    ----------
+    tsv_path : str or path-like
+
+    Returns
+    -------
+    rows : list of dict
+        One dict per track: ``track_id``, ``artist_id``, ``album_id``, ``path``,
+        ``duration`` (float seconds) and ``tags`` (list of ``category---tag`` strings).
+    """
+    tsv_path = Path(tsv_path)
+    if not tsv_path.is_file():
+        raise DataFileError(f"metadata file not found: {tsv_path}")
+    rows = []
+    with open(tsv_path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split("\t")
+        if header[:5] != ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION"]:
+            raise DataFileError(
+                f"{tsv_path} does not start with the MTG-Jamendo header "
+                f"TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS; got {header[:5]}"
+            )
+        for line_no, line in enumerate(handle, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 5:
+                if line.strip():
+                    raise DataFileError(f"{tsv_path}:{line_no}: expected at least 5 "
+                                        f"tab-separated columns, got {len(fields)}")
+                continue
+            try:
+                duration = float(fields[4])
+            except ValueError as exc:
+                raise DataFileError(f"{tsv_path}:{line_no}: DURATION {fields[4]!r} is not a "
+                                    "number") from exc
+            rows.append({"track_id": fields[0], "artist_id": fields[1], "album_id": fields[2],
+                         "path": fields[3], "duration": duration,
+                         "tags": [t for t in fields[5:] if t]})
+    return rows
+
+
+class LazyMelList(Sequence):
+    """A list of mel-spectrograms that loads each track only when it is accessed.
+
+    Indexing with an integer returns the track (memory-mapped when ``mmap=True``);
+    indexing with a slice or an array of indices returns another ``LazyMelList``, so
+    scikit-learn's splitters and the package's transformers work on dumps larger than
+    memory.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        ``.npy`` files, one per track.
+    mmap : bool, default=True
+    n_mels : int or None, default=96
+        Expected number of mel bands; a file with another number is an error naming it.
+    """
+
+    def __init__(self, paths, *, mmap: bool = True, n_mels: int | None = 96):
+        self.paths = [str(p) for p in paths]
+        self.mmap = mmap
+        self.n_mels = n_mels
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return LazyMelList(self.paths[index], mmap=self.mmap, n_mels=self.n_mels)
+        if isinstance(index, int | np.integer):
+            return load_mel(self.paths[index], mmap=self.mmap, n_mels=self.n_mels)
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return LazyMelList([self.paths[i] for i in index], mmap=self.mmap, n_mels=self.n_mels)
+
+    def __repr__(self):
+        return f"LazyMelList({len(self)} tracks, mmap={self.mmap})"
+
+
+def load_mel(path, *, mmap: bool = True, n_mels: int | None = 96) -> np.ndarray:
+    """Load one ``.npy`` mel-spectrogram, checking that it is a readable 2-D float array.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file: missing, unreadable or corrupt, not 2-D, wrong ``n_mels``.
+    """
+    try:
+        mel = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise DataFileError(f"mel file not found: {path}") from exc
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataFileError(f"mel file {path} is corrupt or unreadable: {exc}") from exc
+    if mel.ndim != 2 or mel.dtype.kind != "f":
+        raise DataFileError(f"mel file {path} holds a {mel.dtype} array of shape {mel.shape}; "
+                            "expected float (n_mels, n_frames).")
+    if n_mels is not None and mel.shape[0] != n_mels:
+        raise DataFileError(f"mel file {path} has {mel.shape[0]} mel bands; expected {n_mels}.")
+    return mel
+
+
+def _mel_path(mel_dir: Path, path: str) -> Path:
+    return mel_dir / (path[:-4] + ".npy" if path.endswith(".mp3") else path)
+
+
+def _category_tags(tags, category):
+    if category == "all":
+        return list(tags)
+    prefix = f"{category}---"
+    return [t[len(prefix):] for t in tags if t.startswith(prefix)]
+
+
+def warn_group_overlap(groups_a, groups_b, *, names=("train", "test")) -> int:
+    """Warn when a group (artist) sits on both sides of a split; return how many do.
+
+    Parameters
+    ----------
+    groups_a, groups_b : array-like
+        Group ids (e.g. ``ARTIST_ID``) of the two sides.
+    names : tuple of str
+        Names of the sides, for the message.
+
+    Returns
+    -------
+    n_shared : int
+    """
+    shared = set(np.asarray(groups_a).tolist()) & set(np.asarray(groups_b).tolist())
+    if shared:
+        warnings.warn(
+            f"{len(shared)} groups (artists) appear in both {names[0]} and {names[1]}, e.g. "
+            f"{sorted(shared)[:3]}: scores on {names[1]} are optimistic. Use a grouped "
+            "splitter (GroupKFold, StratifiedGroupKFold) or the official splits.",
+            UserWarning, stacklevel=2,
+        )
+    return len(shared)
+
+
+def load_mtg_jamendo(
+    tsv_path,
+    mel_dir,
+    *,
+    category: str = "genre",
+    single_label: bool = True,
+    classes=None,
+    n_per_class: int | None = None,
+    mmap: bool = True,
+    on_missing: str = "raise",
+    random_state=None,
+    n_mels: int = 96,
+):
+    """Load MTG-Jamendo tracks (or a dump in its layout) as a Bunch.
+
+    Parameters
+    ----------
+    tsv_path : str or path-like
+        Metadata TSV (``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS...``).
+    mel_dir : str or path-like
+        Root of the mel dump; a track's file is ``mel_dir / PATH`` with ``.mp3`` -> ``.npy``.
+    category : {"genre", "mood/theme", "instrument", "all"}, default="genre"
+        Tag category used as the target (``"all"`` keeps full ``category---tag`` names).
+    single_label : bool, default=True
+        Keep only tracks with exactly one tag of the category (as the original project
+        did) and return one label per track; False returns a tuple of tags per track.
+    classes : list of str, int or None
+        Labels to keep, or the number of most frequent labels to keep.
+    n_per_class : int or None
+        Draw the same number of tracks per class (single-label only), as the original
+        did to balance its data.
+    mmap : bool, default=True
+        Memory-map tracks: nothing is read until a track is used.
+    on_missing : {"raise", "skip"}, default="raise"
+        A missing or corrupt ``.npy``: an error naming the file and the track, or drop
+        such tracks with one warning that counts them.
+    random_state : int, RandomState or None
+        Seeds the ``n_per_class`` draw.
+    n_mels : int, default=96
+        Expected mel bands; a file with another number is an error naming it.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``data``: :class:`LazyMelList` of ``np.ndarray [shape=(n_mels, n_frames_i)]``;
+        ``target``: labels (tuples of tags when ``single_label=False``); ``groups``:
+        artist ids; ``track_ids``; ``album_ids``; ``durations``; ``paths``; ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_genre.datasets import load_mtg_jamendo
+    >>> bunch = load_mtg_jamendo("autotagging_genre.tsv", "melspecs/",
+    ...                          classes=11, n_per_class=300)  # doctest: +SKIP
+    """
+    if category not in CATEGORIES:
+        raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}.")
+    if on_missing not in ("raise", "skip"):
+        raise ValueError(f"on_missing must be 'raise' or 'skip', got {on_missing!r}.")
+    if n_per_class is not None and not single_label:
+        raise ValueError("n_per_class balances single-label data; use single_label=True.")
+    mel_dir = Path(mel_dir)
+    rows = read_mtg_tsv(tsv_path)
+    n_read = len(rows)
+    for row in rows:
+        row["labels"] = _category_tags(row["tags"], category)
+    rows = [r for r in rows if r["labels"]]
+    if single_label:
+        rows = [r for r in rows if len(r["labels"]) == 1]
+    counts = Counter(label for r in rows for label in r["labels"])
+    if classes is not None:
+        if isinstance(classes, int | np.integer):
+            keep = [label for label, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                    [:int(classes)]]
+        else:
+            keep = list(classes)
+            unknown = [c for c in keep if c not in counts]
+            if unknown:
+                raise ValueError(f"classes {unknown} have no tracks in {tsv_path} for "
+                                 f"category {category!r}.")
+        keep = set(keep)
+        if single_label:
+            rows = [r for r in rows if r["labels"][0] in keep]
+        else:
+            for r in rows:
+                r["labels"] = [t for t in r["labels"] if t in keep]
+            rows = [r for r in rows if r["labels"]]
+
+    n_skipped = 0
+    checked = []
+    for row in rows:
+        path = _mel_path(mel_dir, row["path"])
+        try:
+            load_mel(path, mmap=True, n_mels=n_mels)  # header only: cheap
+        except DataFileError as exc:
+            wrong_bands = "mel bands" in str(exc)
+            if on_missing == "raise" or wrong_bands:
+                raise DataFileError(f"track {row['track_id']}: {exc}") from exc
+            n_skipped += 1
+            continue
+        row["mel_path"] = str(path)
+        checked.append(row)
+    rows = checked
+    if n_skipped:
+        warnings.warn(f"skipped {n_skipped} tracks whose .npy file is missing or corrupt "
+                      f"(on_missing='skip').", UserWarning, stacklevel=2)
+
+    if n_per_class is not None:
+        rng = check_random_state(random_state)
+        by_class: dict[str, list] = {}
+        for row in rows:
+            by_class.setdefault(row["labels"][0], []).append(row)
+        short = {c: len(v) for c, v in by_class.items() if len(v) < n_per_class}
+        if short:
+            raise ValueError(f"n_per_class={n_per_class} but some classes have fewer tracks: "
+                             f"{short}.")
+        rows = [by_class[c][i] for c in sorted(by_class)
+                for i in np.sort(rng.choice(len(by_class[c]), n_per_class, replace=False))]
+
+    if not rows:
+        raise ValueError(f"no track of {tsv_path} is left after filtering (category="
+                         f"{category!r}, single_label={single_label}, classes={classes}).")
+    target = (np.array([r["labels"][0] for r in rows], dtype=object) if single_label
+              else np.array([tuple(r["labels"]) for r in rows] + [()], dtype=object)[:-1])
+    final_counts = Counter(r["labels"][0] for r in rows) if single_label else \
+        Counter(t for r in rows for t in r["labels"])
+    descr = (
+        f"MTG-Jamendo ({Path(tsv_path).name}): {len(rows)} of {n_read} tracks, category "
+        f"{category!r}, single_label={single_label}, {len(final_counts)} labels, "
+        f"{len({r['artist_id'] for r in rows})} artists; {n_skipped} skipped.\n"
+        f"Tracks per label: {dict(sorted(final_counts.items()))}.\n"
+        "Metadata CC BY-NC-SA 4.0 (MTG-Jamendo dataset, Bogdanov et al. 2019); use `groups` "
+        "(artists) for artist-disjoint splits."
+    )
+    return Bunch(
+        data=LazyMelList([r["mel_path"] for r in rows], mmap=mmap, n_mels=n_mels),
+        target=target,
+        groups=np.array([r["artist_id"] for r in rows], dtype=object),
+        track_ids=np.array([r["track_id"] for r in rows], dtype=object),
+        album_ids=np.array([r["album_id"] for r in rows], dtype=object),
+        durations=np.array([r["duration"] for r in rows]),
+        paths=np.array([r["mel_path"] for r in rows], dtype=object),
+        DESCR=descr,
+    )
+
+
+def load_mtg_jamendo_splits(splits_dir, mel_dir, *, split: int = 0, category: str = "genre",
+                            **kwargs):
+    """Load an official artist-disjoint split as train / validation / test.
+
+    Parameters
+    ----------
+    splits_dir : str or path-like
+        The dataset's ``data/splits`` folder, holding
+        ``split-N/autotagging_<category>-{train,validation,test}.tsv``.
+    mel_dir : str or path-like
+    split : int, default=0
+    category : str, default="genre"
+    **kwargs
+        Passed to :func:`load_mtg_jamendo` for every part.
+
+    Returns
+    -------
+    splits : sklearn.utils.Bunch
+        ``train``, ``validation``, ``test`` (each a Bunch as :func:`load_mtg_jamendo`
+        returns) and ``train_validation``: train followed by validation, with ``cv``, a
+        :class:`~sklearn.model_selection.PredefinedSplit` that makes GridSearchCV fit on
+        train and score on validation.
+    """
+    name = "moodtheme" if category == "mood/theme" else category
+    folder = Path(splits_dir) / f"split-{split}"
+    parts = {}
+    for part in ("train", "validation", "test"):
+        parts[part] = load_mtg_jamendo(folder / f"autotagging_{name}-{part}.tsv", mel_dir,
+                                       category=category, **kwargs)
+    warn_group_overlap(parts["train"].groups, parts["test"].groups, names=("train", "test"))
+    train, valid = parts["train"], parts["validation"]
+    combined = Bunch(
+        data=LazyMelList(list(train.data.paths) + list(valid.data.paths),
+                         mmap=train.data.mmap, n_mels=train.data.n_mels),
+        **{key: np.concatenate([train[key], valid[key]])
+           for key in ("target", "groups", "track_ids", "album_ids", "durations", "paths")},
+        cv=PredefinedSplit(np.r_[np.full(len(train.target), -1), np.zeros(len(valid.target))]),
+    )
+    return Bunch(**parts, train_validation=combined)
