@@ -1,0 +1,106 @@
+"""Training and inference throughput of the default CRNN, and skorch's overhead.
+
+Measures, on random 1400-frame inputs (the original project's clip length):
+- training throughput (clips/s) of ``CRNNClassifier`` with its defaults;
+- inference throughput (clips/s);
+- the wall-time ratio of a skorch-wrapped fit to a plain PyTorch loop doing the same
+  epochs with the same network, batch size, optimizer and data.
+
+Each figure is the median of ``--repeats`` runs measured in one process.
+
+Usage::
+
+    python benchmarks/bench_speed.py                 # published figures
+    python benchmarks/bench_speed.py --quick         # seconds, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sklearn_genre import CRNNClassifier
+from sklearn_genre.classifier import _flush_denormal
+from sklearn_genre.nn import CRNN
+
+
+def plain_loop(X, y, *, epochs, batch_size, lr, weight_decay, seed):
+    """Train the same network with a hand-written PyTorch loop; return seconds."""
+    torch.manual_seed(seed)
+    net = CRNN(n_mels=X.shape[1], n_classes=int(y.max()) + 1)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xt, yt),
+                                         batch_size=batch_size, shuffle=True)
+    start = time.perf_counter()
+    with _flush_denormal():
+        for _ in range(epochs):
+            net.train()
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss = loss_fn(net(xb), yb)
+                loss.backward()
+                optimizer.step()
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-clips", type=int, default=512)
+    parser.add_argument("--n-frames", type=int, default=1400)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--out", default="benchmarks/results/speed.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_clips, args.n_frames, args.epochs, args.repeats = 64, 200, 1, 1
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(args.n_clips, 96, args.n_frames)).astype(np.float32)
+    y = np.arange(args.n_clips) % 8
+    labels = np.array([f"genre{k}" for k in y])
+    skorch_times, plain_times, infer_times = [], [], []
+    for repeat in range(args.repeats):
+        clf = CRNNClassifier(max_epochs=args.epochs, batch_size=args.batch_size,
+                             train_split=None, verbose=0, random_state=repeat)
+        start = time.perf_counter()
+        clf.fit(X, labels)
+        skorch_times.append(time.perf_counter() - start)
+        plain_times.append(plain_loop(X, y, epochs=args.epochs, batch_size=args.batch_size,
+                                      lr=0.01, weight_decay=0.001, seed=repeat))
+        start = time.perf_counter()
+        clf.predict_proba(X)
+        infer_times.append(time.perf_counter() - start)
+
+    n_seen = args.n_clips * args.epochs
+    results = {
+        "n_clips": args.n_clips, "n_frames": args.n_frames, "epochs": args.epochs,
+        "batch_size": args.batch_size, "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
+        "train_clips_per_s": round(n_seen / float(np.median(skorch_times)), 1),
+        "plain_loop_train_clips_per_s": round(n_seen / float(np.median(plain_times)), 1),
+        "skorch_over_plain_ratio": round(float(np.median(skorch_times) / np.median(plain_times)),
+                                         3),
+        "inference_clips_per_s": round(args.n_clips / float(np.median(infer_times)), 1),
+        "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+    }
+    print("| figure | value |\n|---|---|")
+    for key, value in results.items():
+        print(f"| {key} | {value} |")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
