@@ -255,7 +255,8 @@ class CRNNClassifier(NeuralNetClassifier):
             return split(dataset, y, **fit_params)
         y = np.asarray(y)
         n_tracks, n_classes = len(y), len(np.unique(y))
-        seed = split.random_state if split.random_state is not None else self._seed
+        seed = (split.random_state if split.random_state is not None
+                else getattr(self, "_fit_seed", None))
         stratified = split.stratified and np.bincount(y).min() >= 2
         n_valid = max(int(np.ceil(split.cv * n_tracks)), n_classes if stratified else 1)
         if n_tracks - n_valid < n_classes:
@@ -327,12 +328,13 @@ class CRNNClassifier(NeuralNetClassifier):
         self.n_mels_ = X.shape[2]
         y_encoded = encoder.transform(y).astype(np.int64)
         self.class_weight_ = self._compute_class_weight(y_encoded, len(encoder.classes_))
-        with _seeded(self._seed, self.device), _flush_denormal():
+        # drawn once per fit: a RandomState instance advances once, not per use
+        self._fit_seed = self._draw_seed()
+        with _seeded(self._fit_seed, self.device), _flush_denormal():
             super().fit(X, y_encoded, **fit_params)
         return self
 
-    @property
-    def _seed(self):
+    def _draw_seed(self):
         if self.random_state is None:
             return None
         if isinstance(self.random_state, Integral):

@@ -276,3 +276,10 @@ def test_validation_split_works_on_small_folds(rng):
     CRNNClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match="too few for a validation split"):
         CRNNClassifier(**FAST).fit(X[:8], np.array(list("abcdefgh")))
+
+
+def test_random_state_instance_is_drawn_once_per_fit(separable):
+    X, y = separable
+    a = CRNNClassifier(**{**FAST, "random_state": np.random.RandomState(5)}).fit(X, y)
+    b = CRNNClassifier(**{**FAST, "random_state": np.random.RandomState(5)}).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
