@@ -15,13 +15,68 @@ Accepted containers
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from numbers import Integral
 
 import numpy as np
 
 from .exceptions import SpectrogramError
 
-__all__ = ["check_spectrograms", "check_windows", "n_tracks_of", "is_ragged"]
+__all__ = ["check_spectrograms", "check_windows", "n_tracks_of", "is_ragged", "LazyTracks"]
+
+
+class LazyTracks(Sequence):
+    """A sequence of tracks computed (loaded, checked, transformed) only when accessed.
+
+    Lazy containers (:class:`sklearn_genre.datasets.LazyMelList`, or any sequence that
+    is not a list, tuple or array) stay lazy through validation and the transformers
+    that keep track lengths, so a data set larger than memory streams one track at a
+    time. Indexing with an int returns ``transform(source[i], i)``; indexing with a
+    slice, an index array or ``(indices, ...)`` (what scikit-learn's splitters use,
+    thanks to ``shape``) returns another ``LazyTracks``.
+
+    Parameters
+    ----------
+    source : sequence of np.ndarray [shape=(n_mels, n_frames_i)]
+    transform : callable ``(track, index) -> track`` or None
+    """
+
+    def __init__(self, source, transform=None):
+        self.source = source
+        self.transform = transform
+
+    @property
+    def shape(self):
+        """``(n_tracks,)``: one entry per track, so scikit-learn indexes it lazily."""
+        return (len(self.source),)
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]
+        if isinstance(key, int | np.integer):
+            track = self.source[int(key)]
+            return track if self.transform is None else self.transform(track, int(key))
+        return LazyTracks(subset_tracks(self.source, key), self.transform)
+
+    def __repr__(self):
+        return f"LazyTracks({len(self)} tracks)"
+
+
+def subset_tracks(source, key):
+    """Return ``source`` restricted to ``key`` (slice, bool mask or index array), lazily
+    when ``source`` supports it."""
+    if isinstance(key, slice):
+        key = np.arange(len(source))[key]
+    key = np.asarray(key)
+    if key.dtype == bool:
+        key = np.flatnonzero(key)
+    if isinstance(source, LazyTracks) or hasattr(source, "shape") and \
+            not isinstance(source, np.ndarray):
+        return source[key]
+    return [source[int(i)] for i in key]
 
 
 def n_tracks_of(X) -> int:
@@ -118,9 +173,11 @@ np.ndarray [shape=(n_mels, n_frames_i)]
 
     Returns
     -------
-    X_checked : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
+    X_checked : np.ndarray [shape=(n_tracks, n_mels, n_frames)], list or LazyTracks of \
 np.ndarray [shape=(n_mels, n_frames_i)]
-        A dense array stays dense; any other sequence becomes a list of arrays.
+        A dense array stays dense; a list or tuple becomes a list of checked arrays; any
+        other sequence (a lazily loading one) becomes :class:`LazyTracks`, whose tracks
+        are checked when they are read (track 0 is checked at once).
 
     Raises
     ------
@@ -185,24 +242,31 @@ np.ndarray [shape=(n_mels, n_frames_i)]
     n_tracks = n_tracks_of(X)
     if n_tracks == 0:
         raise SpectrogramError("X contains no tracks (n_tracks == 0).")
-    out = []
-    reference = None
-    for index in range(n_tracks):
-        arr = _as_float_track(X[index], index, dtype)
-        if arr.shape[0] == 0 or arr.shape[1] == 0:
-            raise SpectrogramError(
-                f"track {index} is empty: shape {arr.shape}; expected (n_mels, n_frames) with "
-                "at least one mel band and one frame."
-            )
-        if arr.shape[1] < min_frames:
-            raise SpectrogramError(
-                f"track {index} has {arr.shape[1]} frames; at least {min_frames} are required."
-            )
-        _check_n_mels(arr.shape[0], n_mels, reference, f"track {index}", estimator_name)
-        reference = arr.shape[0]
-        _check_finite(arr, f"track {index}")
-        out.append(arr)
-    return out
+    first = _check_track(X[0], 0, dtype=dtype, n_mels=n_mels, reference=None,
+                         min_frames=min_frames, estimator_name=estimator_name)
+    check = partial(_check_track, dtype=dtype, n_mels=n_mels, reference=first.shape[0],
+                    min_frames=min_frames, estimator_name=estimator_name)
+    if not isinstance(X, list | tuple | np.ndarray):
+        # lazy container: each track is checked when it is read, nothing is held
+        return LazyTracks(X, check)
+    return [first] + [check(X[index], index) for index in range(1, n_tracks)]
+
+
+def _check_track(track, index, *, dtype, n_mels, reference, min_frames, estimator_name):
+    """Check one track (see check_spectrograms) and return it as an array."""
+    arr = _as_float_track(track, index, dtype)
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise SpectrogramError(
+            f"track {index} is empty: shape {arr.shape}; expected (n_mels, n_frames) with "
+            "at least one mel band and one frame."
+        )
+    if arr.shape[1] < min_frames:
+        raise SpectrogramError(
+            f"track {index} has {arr.shape[1]} frames; at least {min_frames} are required."
+        )
+    _check_n_mels(arr.shape[0], n_mels, reference, f"track {index}", estimator_name)
+    _check_finite(arr, f"track {index}")
+    return arr
 
 
 def check_windows(X, *, n_mels: int | None = None, dtype=None, estimator_name=None):

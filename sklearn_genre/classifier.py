@@ -17,7 +17,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring
 from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset
-from torch.utils.data import Subset
+from torch.utils.data import Dataset, Subset
 
 from ._validation import check_windows
 from .nn import CRNN
@@ -51,6 +51,33 @@ def _flush_denormal():
     finally:
         if supported:
             torch.set_flush_denormal(False)
+
+
+class RandomCropDataset(Dataset):
+    """Wrap a dataset of windows ``(n_windows, n_mels, window_frames)``: random time crops.
+
+    Every access draws, for each window, a crop of ``crop_frames`` frames at a random
+    offset (torch's RNG, so seeding torch makes it reproducible). Windows shorter than
+    ``crop_frames`` are returned whole.
+    """
+
+    def __init__(self, dataset, crop_frames: int):
+        self.dataset = dataset
+        self.crop_frames = int(crop_frames)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        X, y = self.dataset[index]
+        X = torch.as_tensor(X)
+        n_frames = X.shape[-1]
+        if n_frames <= self.crop_frames:
+            return X, y
+        starts = torch.randint(0, n_frames - self.crop_frames + 1, (X.shape[0],))
+        crops = torch.stack([X[w, :, start:start + self.crop_frames]
+                             for w, start in enumerate(starts.tolist())])
+        return crops, y
 
 
 def index_accuracy(net, X, y):
@@ -116,6 +143,10 @@ class CRNNClassifier(NeuralNetClassifier):
         columns of ``history_``. A :class:`skorch.dataset.ValidSplit` without its
         own ``random_state`` is seeded from ``random_state``. None trains on all
         data (and disables early stopping).
+    train_crop_frames : int or None, default=None
+        Augmentation: during training, every window is replaced by a random crop of
+        this many frames, drawn anew each epoch (seeded by ``random_state``);
+        validation and prediction use the whole windows. None trains on whole windows.
     patience : int or None, default=10
         Epochs without improvement of the validation loss before training stops;
         the weights of the best epoch are restored. None disables early stopping.
@@ -179,6 +210,7 @@ class CRNNClassifier(NeuralNetClassifier):
         max_epochs=40,
         batch_size=32,
         train_split=ValidSplit(0.2, stratified=True),  # noqa: B008 (skorch's convention)
+        train_crop_frames=None,
         patience=10,
         class_weight=None,
         random_state=None,
@@ -200,6 +232,7 @@ class CRNNClassifier(NeuralNetClassifier):
             verbose=verbose,
             **kwargs,
         )
+        self.train_crop_frames = train_crop_frames
         self.patience = patience
         self.class_weight = class_weight
         self.random_state = random_state
@@ -238,6 +271,12 @@ class CRNNClassifier(NeuralNetClassifier):
             kwargs["weight"] = torch.as_tensor(weight, dtype=torch.float32)
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
+
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator; training batches get random crops when asked."""
+        if training and self.train_crop_frames is not None:
+            dataset = RandomCropDataset(dataset, self.train_crop_frames)
+        return super().get_iterator(dataset, training=training)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split off the validation set.

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_spectrograms
+from ._validation import LazyTracks, check_spectrograms
 
 __all__ = ["MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
 
@@ -243,7 +243,7 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         self.scale_ = scale.astype(np.float32)[:, np.newaxis]
         return self
 
-    def _normalize(self, track: np.ndarray) -> np.ndarray:
+    def _normalize(self, track: np.ndarray, index=None) -> np.ndarray:
         if self.scope == "track":
             mean, scale = track.mean(), track.std()
         elif self.scope == "track_band":
@@ -266,6 +266,8 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         -------
         X_normalized : np.ndarray [shape=(n_tracks, n_mels, n_frames), dtype=float32] or \
 list of np.ndarray [shape=(n_mels, n_frames_i), dtype=float32]
+            A lazily loaded input (e.g. from ``load_mtg_jamendo``) gives a lazy
+            :class:`~sklearn_genre._validation.LazyTracks`, normalized track by track.
         """
         check_is_fitted(self)
         X = check_spectrograms(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
@@ -273,6 +275,8 @@ list of np.ndarray [shape=(n_mels, n_frames_i), dtype=float32]
             if self.scope in ("band", "global"):
                 return ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
             return np.stack([self._normalize(track) for track in X])
+        if isinstance(X, LazyTracks):  # streamed: each track normalized when read
+            return LazyTracks(X, self._normalize)
         return [self._normalize(track) for track in X]
 
     def __sklearn_tags__(self):

@@ -113,3 +113,39 @@ def test_official_splits_and_predefined_split(dump, tmp_path):
 def test_warn_group_overlap():
     with pytest.warns(UserWarning, match="1 groups .* appear in both train and test"):
         assert warn_group_overlap(["a", "b"], ["b", "c"]) == 1
+
+
+def test_lazy_through_splitters_and_transformers(dump):
+    from sklearn.utils import _safe_indexing
+
+    from sklearn_genre._validation import LazyTracks
+
+    bunch = load_mtg_jamendo(TRAIN_TSV, dump)
+    fold = _safe_indexing(bunch.data, np.array([2, 0, 1]))  # what every splitter does
+    assert isinstance(fold, LazyMelList) and len(fold) == 3
+    np.testing.assert_array_equal(fold[1], bunch.data[0])
+    norm = MelNormalizer().fit(bunch.data)  # streamed statistics
+    eager = MelNormalizer().fit([np.asarray(t) for t in bunch.data])
+    np.testing.assert_allclose(norm.mean_, eager.mean_, rtol=1e-5)
+    lazy_out = norm.transform(fold)
+    assert isinstance(lazy_out, LazyTracks)
+    eager_out = eager.transform([np.asarray(t) for t in fold])
+    for a, b in zip(lazy_out, eager_out):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert MelTrimmer(100).fit_transform(lazy_out).shape == (3, 96, 100)
+
+
+def test_lazy_tracks_are_checked_when_read(dump):
+    from sklearn_genre import SpectrogramError, check_spectrograms
+
+    bunch = load_mtg_jamendo(TRAIN_TSV, dump)
+    bad = Path(bunch.paths[2])
+    arr = np.load(bad)
+    arr[0, 0] = np.nan
+    np.save(bad, arr)
+    checked = check_spectrograms(bunch.data)  # track 0 is fine: no error yet
+    checked[1]
+    with pytest.raises(SpectrogramError, match="track 2 contains 1 NaN"):
+        checked[2]
+    with pytest.raises(SpectrogramError, match="track 2 contains 1 NaN"):
+        MelTrimmer(50).fit_transform(bunch.data)

@@ -97,7 +97,14 @@ class LazyMelList(Sequence):
     def __len__(self):
         return len(self.paths)
 
+    @property
+    def shape(self):
+        """``(n_tracks,)``: lets scikit-learn's splitters index it without loading tracks."""
+        return (len(self.paths),)
+
     def __getitem__(self, index):
+        if isinstance(index, tuple) and len(index) == 2 and index[1] is Ellipsis:
+            index = index[0]  # scikit-learn's _safe_indexing uses X[indices, ...]
         if isinstance(index, slice):
             return LazyMelList(self.paths[index], mmap=self.mmap, n_mels=self.n_mels)
         if isinstance(index, int | np.integer):
