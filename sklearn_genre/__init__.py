@@ -5,6 +5,7 @@ Transformers trim, normalize and window mel-spectrograms (one row per track), an
 """
 
 from ._validation import check_spectrograms, check_windows
+from .audio import MelSpectrogram
 from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
@@ -17,6 +18,7 @@ __all__ = [
     "CRNNClassifier",
     "DataFileError",
     "MelNormalizer",
+    "MelSpectrogram",
     "MelStatistics",
     "MelTrimmer",
     "MelWindower",

@@ -3,14 +3,25 @@
 Recipe (the MTG-Jamendo dataset's ``scripts/melspectrograms.py``, done with librosa):
 mono, resampled to 12 kHz, frames of 512 samples, hop 256, Hann window, centered frames,
 96 Slaney-scale mel bands from 0 to 6000 Hz with Slaney (unit-area) normalization, power
-spectrum, converted to dB with ``10 * log10(max(power, 1e-10))``. About 46.9 frames/s.
+spectrum, then Essentia's ``UnaryOperator(type="lin2db", scale=2)``, i.e.
+``20 * log10(max(power, 1e-10))`` (so values are twice the usual power dB, floor -200).
+Like Essentia's ``FrameGenerator``, the last partial hop gets a frame of its own:
+``ceil(n_samples / 256) + 1`` frames, 1408 for 30 s. About 46.9 frames/s.
 """
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .exceptions import DataFileError
 
 __all__ = [
+    "MelSpectrogram",
+    "load_audio_mel",
     "SAMPLE_RATE",
     "N_FFT",
     "HOP_LENGTH",
@@ -51,15 +62,20 @@ def mel_spectrogram(waveform, sample_rate: int) -> np.ndarray:
     Returns
     -------
     mel_db : np.ndarray [shape=(96, n_frames), dtype=float32]
-        ``n_frames = 1 + n_samples_12k // 256``.
+        ``n_frames = ceil(n_samples_12k / 256) + 1``, values in the dataset's scale.
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .exceptions import DataFileError
     >>> from sklearn_genre.audio import mel_spectrogram
     >>> t = np.arange(12000 * 2) / 12000
     >>> mel_spectrogram(np.sin(2 * np.pi * 440 * t), 12000).shape
-    (96, 94)
+    (96, 95)
     """
     librosa = _librosa()
     y = np.asarray(waveform, dtype=np.float32)
@@ -74,13 +90,124 @@ def mel_spectrogram(waveform, sample_rate: int) -> np.ndarray:
         raise ValueError("waveform contains NaN or infinite samples.")
     if sample_rate != SAMPLE_RATE:
         y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    # Essentia's FrameGenerator frames the tail too: pad with zeros to get its frame count
+    n_frames = int(np.ceil(y.size / HOP_LENGTH)) + 1
+    y = np.pad(y, (0, (n_frames - 1) * HOP_LENGTH - y.size))
     power = librosa.feature.melspectrogram(
         y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True,
         n_mels=N_MELS, fmin=0.0, fmax=F_MAX, htk=False, norm="slaney", power=2.0,
     )
-    return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+    # Essentia's lin2db with scale=2, as the dataset's script used
+    return (2.0 * librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)).astype(
+        np.float32)
 
 
 def frames_to_seconds(frames) -> np.ndarray:
     """Return the time in seconds of frame indices (hop 256 at 12 kHz)."""
     return np.asarray(frames) / FRAME_RATE
+
+
+def load_audio_mel(item) -> np.ndarray:
+    """Return the mel-spectrogram of an audio file path or a ``(waveform, sample_rate)`` pair.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file: missing, unreadable or corrupt, empty, or silent.
+    """
+    if isinstance(item, tuple) and len(item) == 2:
+        waveform, sample_rate = item
+        name = "waveform"
+    elif isinstance(item, str | Path):
+        path = Path(item)
+        name = str(path)
+        if not path.is_file():
+            raise DataFileError(f"{name}: file not found")
+        librosa = _librosa()
+        try:
+            with warnings.catch_warnings():  # librosa's decoder fallback notices
+                warnings.filterwarnings("ignore", message="PySoundFile failed")
+                warnings.filterwarnings("ignore", category=FutureWarning, module="librosa")
+                waveform, sample_rate = librosa.load(path, sr=None, mono=True)
+        except Exception as exc:  # noqa: BLE001 - decoders raise many types
+            raise DataFileError(f"{name}: cannot decode audio ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    else:
+        raise TypeError(
+            f"expected an audio file path or a (waveform, sample_rate) pair, got "
+            f"{type(item).__name__}"
+        )
+    waveform = np.asarray(waveform, dtype=np.float32)
+    if waveform.size == 0:
+        raise DataFileError(f"{name}: no audio samples (empty)")
+    if not np.isfinite(waveform).all():
+        raise DataFileError(f"{name}: audio contains NaN or infinite samples")
+    if float(np.abs(waveform).max()) < 1e-6:
+        raise DataFileError(f"{name}: audio is silent")
+    try:
+        return mel_spectrogram(waveform, int(sample_rate))
+    except ValueError as exc:
+        raise DataFileError(f"{name}: {exc}") from exc
+
+
+class MelSpectrogram(TransformerMixin, BaseEstimator):
+    """Turn audio into mel-spectrograms with the MTG-Jamendo recipe (stateless).
+
+    Parameters
+    ----------
+    n_jobs : int or None, default=None
+        Files processed in parallel (joblib); -1 uses all cores.
+
+    Notes
+    -----
+    Input: a list of audio file paths (WAV, FLAC, OGG; MP3 where a decoder exists) or of
+    ``(waveform, sample_rate)`` pairs. Output: a list of
+    ``np.ndarray [shape=(96, n_frames_i), dtype=float32]`` in dB, ready for the other
+    transformers. An unreadable, corrupt, empty or silent file raises a
+    :class:`~sklearn_genre.DataFileError` naming it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_genre import MelSpectrogram
+    >>> t = np.arange(22050 * 3) / 22050
+    >>> [m.shape for m in MelSpectrogram().transform([(np.sin(2 * np.pi * 440 * t), 22050)])]
+    [(96, 142)]
+    """
+
+    def __init__(self, *, n_jobs=None):
+        self.n_jobs = n_jobs
+
+    def fit(self, X=None, y=None):
+        """Do nothing (stateless); return self."""
+        return self
+
+    def transform(self, X):
+        """Return the mel-spectrogram of every item of ``X``.
+
+        Parameters
+        ----------
+        X : list of str, path-like or (np.ndarray [shape=(n_samples,)], int)
+
+        Returns
+        -------
+        mels : list of np.ndarray [shape=(96, n_frames_i), dtype=float32]
+        """
+        from joblib import Parallel, delayed
+
+        if isinstance(X, str | Path | tuple):
+            raise TypeError("X must be a list of audio files or (waveform, sample_rate) "
+                            "pairs; wrap a single item in a list.")
+        items = list(X)
+        if not items:
+            raise ValueError("X contains no audio files.")
+        if self.n_jobs in (None, 1) or len(items) == 1:
+            return [load_audio_mel(item) for item in items]
+        return Parallel(n_jobs=self.n_jobs)(delayed(load_audio_mel)(item) for item in items)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags

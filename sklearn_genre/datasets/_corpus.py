@@ -30,7 +30,7 @@ from ._base import atomic_save_npy, get_data_home
 
 __all__ = ["render_score_corpus", "score_catalogue", "INSTRUMENT_POOL", "DANCE_METRES"]
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # 2: mels in the dataset's scale (20 log10 power), Essentia frame count
 RENDER_RATE = 24000
 
 #: General-MIDI programs of the one instrument pool shared by every class, so that
@@ -249,7 +249,7 @@ def _synthesize(events: np.ndarray, plan: ClipPlan) -> np.ndarray:
 
 def expected_frames(clip_seconds: float) -> int:
     """Number of mel frames of a clip of ``clip_seconds`` seconds."""
-    return 1 + int(round(clip_seconds * SAMPLE_RATE)) // HOP_LENGTH
+    return int(np.ceil(int(round(clip_seconds * SAMPLE_RATE)) / HOP_LENGTH)) + 1
 
 
 def render_clip(plan: ClipPlan) -> np.ndarray:
@@ -360,7 +360,7 @@ def render_score_corpus(
     >>> corpus = render_score_corpus(classes=["jig", "reel"], n_per_class=2,
     ...                              clip_seconds=5.0, verbose=False)  # doctest: +SKIP
     >>> corpus.data[0].shape, sorted(set(corpus.target))  # doctest: +SKIP
-    ((96, 235), ['jig', 'reel'])
+    ((96, 236), ['jig', 'reel'])
     """
     from joblib import Parallel, delayed
 
