@@ -10,6 +10,7 @@ from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
+from .timeline import genre_timeline
 from .transformers import MelNormalizer, MelTrimmer, MelWindower
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "SpectrogramError",
     "check_spectrograms",
     "check_windows",
+    "genre_timeline",
     "make_baseline_pipeline",
     "make_genre_pipeline",
     "__version__",

@@ -404,6 +404,31 @@ class CRNNClassifier(NeuralNetClassifier):
             proba = super().predict_proba(X).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 
+    def predict_proba_windows(self, X):
+        """Return class probabilities for every window of every track.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n_tracks, n_windows, n_mels, window_frames) or \
+(n_tracks, n_mels, n_frames)]
+
+        Returns
+        -------
+        proba : np.ndarray [shape=(n_tracks, n_windows, n_classes)]
+            Columns follow ``classes_``; each window's row sums to 1. See
+            :func:`sklearn_genre.genre_timeline` for windows with their start times.
+        """
+        X = self._check_predict_input(X)
+        self.module_.eval()
+        batches = []
+        with torch.no_grad(), _flush_denormal():
+            for start in range(0, len(X), self.batch_size):
+                batch = torch.as_tensor(X[start:start + self.batch_size]).to(self.device)
+                logits = self.module_.window_logits(batch)
+                batches.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+        proba = np.concatenate(batches).astype(np.float64)
+        return proba / proba.sum(axis=-1, keepdims=True)
+
     def predict(self, X):
         """Return the predicted label of every track.
 

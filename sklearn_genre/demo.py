@@ -104,7 +104,7 @@ def _print_matrix(labels, matrix, log):
 def run_demo(
     *,
     out_dir="demo_output",
-    n_per_class: int = 60,
+    n_per_class: int = 120,
     data_home=None,
     n_jobs: int = -1,
     grid=None,
@@ -119,7 +119,7 @@ def run_demo(
     out_dir : str or path-like, default="demo_output"
         Where the model (``genre.joblib``), the training curves (``training_curves.png``)
         and the figures (``results.json``) are written.
-    n_per_class : int, default=60
+    n_per_class : int, default=120
         Clips per class of the score corpus.
     data_home : str or path-like or None
         Corpus cache folder.

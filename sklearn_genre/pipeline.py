@@ -17,12 +17,15 @@ __all__ = ["make_genre_pipeline", "make_baseline_pipeline", "DEFAULT_PIPELINE_PA
 #: regularization (lr 0.01, weight decay 0.001, dropout 0.5) and per-band normalization the
 #: network stayed at chance level or barely fitted its training set; normalizing each track
 #: per band (removing its timbre and loudness envelope), wider time kernels, smaller batches
-#: and light regularization let it learn rhythm. Early stopping on a small validation split
-#: stopped too early (noisy validation loss), so the split only draws the curves.
+#: and light regularization let it learn rhythm; random 256-frame crops of 352-frame windows
+#: during training (augmentation) added about 6 points of macro-F1 on unseen pieces and 10 on
+#: unseen instruments. Early stopping on a small validation split stopped too early (noisy
+#: validation loss), so the split only draws the curves.
 DEFAULT_PIPELINE_PARAMS = {
     "norm__scope": "track_band",
     "window__n_windows": 4,
-    "window__window_frames": 256,
+    "window__window_frames": 352,
+    "clf__train_crop_frames": 256,
     "clf__module__kernel_size": 9,
     "clf__module__dropout": 0.1,
     "clf__optimizer__weight_decay": 0.0,
@@ -39,9 +42,10 @@ def make_genre_pipeline(**params) -> Pipeline:
     Steps: ``trim`` (``"passthrough"``: every window of the whole track is kept;
     set it to a :class:`~sklearn_genre.MelTrimmer` to reproduce a fixed crop),
     ``norm`` (:class:`~sklearn_genre.MelNormalizer`, each track per band),
-    ``window`` (:class:`~sklearn_genre.MelWindower`, 4 windows of 256 frames, about
-    5.5 s each, spread over the track) and ``clf`` (:class:`~sklearn_genre.CRNNClassifier`:
-    the original project's layer sizes, with the training settings of
+    ``window`` (:class:`~sklearn_genre.MelWindower`, 4 windows of 352 frames, about
+    7.5 s each, spread over the track; training sees random 256-frame crops of them)
+    and ``clf`` (:class:`~sklearn_genre.CRNNClassifier`: the original project's layer
+    sizes, with the training settings of
     :data:`DEFAULT_PIPELINE_PARAMS`).
 
     Parameters
