@@ -9,6 +9,7 @@ from .audio import MelSpectrogram
 from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
+from .persistence import UnsafeModelError, load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
 from .timeline import genre_timeline
 from .transformers import MelNormalizer, MelTrimmer, MelWindower
@@ -24,10 +25,13 @@ __all__ = [
     "MelTrimmer",
     "MelWindower",
     "SpectrogramError",
+    "UnsafeModelError",
     "check_spectrograms",
     "check_windows",
     "genre_timeline",
+    "load",
     "make_baseline_pipeline",
     "make_genre_pipeline",
+    "save",
     "__version__",
 ]

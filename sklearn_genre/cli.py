@@ -22,19 +22,31 @@ def _error(message: str) -> None:
 
 
 def _load_model(path):
+    """Load a safe-format model (.sgm, never runs code) or a joblib file you trust."""
+    import zipfile
+
     import joblib
+
+    from .persistence import load
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    if zipfile.is_zipfile(path):
+        return load(path)
     return joblib.load(path)
 
 
 def _save_model(model, path) -> None:
+    """Save atomically: the safe format for ``*.sgm``, joblib otherwise."""
     import joblib
 
     from .datasets._base import atomic_write
+    from .persistence import save
 
+    if str(path).endswith(".sgm"):
+        save(model, path)
+        return
     with atomic_write(path) as handle:  # a crash never leaves a half-written model
         joblib.dump(model, handle)
 
@@ -159,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     predict = sub.add_parser("predict", help="top-k genres of audio files or .npy mels")
-    predict.add_argument("model", help="a model saved by `train` or the demo (.joblib)")
+    predict.add_argument("model", help="a model saved by `train` or the demo: .sgm (safe "
+                         "format) or .joblib (runs code when loaded: only from trusted sources)")
     predict.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3) or .npy")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--segments", action="store_true",
@@ -169,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="fit the default pipeline on an MTG-layout dump")
     _add_data_args(train)
-    train.add_argument("--out", required=True, help="where to save the model (.joblib)")
+    train.add_argument("--out", required=True,
+                       help="where to save the model: *.sgm (safe format) or *.joblib")
     train.add_argument("--classes", type=int, default=None, help="keep the k most frequent")
     train.add_argument("--n-per-class", type=int, default=None, help="balance the classes")
     train.add_argument("--max-epochs", type=int, default=None)

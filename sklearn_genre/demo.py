@@ -12,6 +12,7 @@ from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
 from .datasets import INSTRUMENT_POOL, render_score_corpus
+from .persistence import load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
 
 __all__ = ["run_demo", "group_holdout", "instrument_holdout", "plot_training_curves"]
@@ -199,9 +200,12 @@ def run_demo(
     joblib.dump(model, model_path)
     curves_path = out_dir / "training_curves.png"
     plot_training_curves(model[-1].history_, curves_path)
-    reloaded = joblib.load(model_path)
-    same = bool(np.array_equal(reloaded.predict_proba(X_test), model.predict_proba(X_test)))
-    log(f"Saved {model_path} and {curves_path}; reloaded model predicts the same: {same}")
+    safe_path = save(model, out_dir / "genre.sgm")
+    expected = model.predict_proba(X_test)
+    same = all(np.array_equal(m.predict_proba(X_test), expected)
+               for m in (joblib.load(model_path), load(safe_path)))
+    log(f"Saved {model_path}, {safe_path} (safe format) and {curves_path}; both reloaded "
+        f"models predict the same: {same}")
     if not same:
         raise RuntimeError("the reloaded model does not predict like the saved one")
 
@@ -217,7 +221,8 @@ def run_demo(
         "cross_instrument_test_instruments": names,
         "corpus_seconds": round(corpus_seconds, 1), "tune_seconds": round(tune_seconds, 1),
         "total_seconds": round(total, 1), "reload_identical": same,
-        "model_path": str(model_path), "curves_path": str(curves_path),
+        "model_path": str(model_path), "safe_model_path": str(safe_path),
+        "curves_path": str(curves_path),
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     log(f"Done in {total:.0f} s (corpus {corpus_seconds:.0f} s, tuning {tune_seconds:.0f} s).")

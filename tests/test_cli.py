@@ -89,11 +89,11 @@ def test_genre_timeline_covers_long_and_short_tracks(model_path):
 def test_train_and_evaluate_on_mtg_layout(tmp_path, rng, capsys):
     mel_dir = tmp_path / "mels"
     _write_dump([TRAIN_TSV], mel_dir, rng)
-    out = tmp_path / "mtg.joblib"
+    out = tmp_path / "mtg.sgm"  # the safe format
     code = main(["train", "--tsv", str(TRAIN_TSV), "--mel-dir", str(mel_dir), "--out",
                  str(out), "--classes", "2", "--max-epochs", "1"])
     assert code == 0 and out.stat().st_size > 0
-    assert not list(tmp_path.glob(".mtg.joblib.*"))  # atomic: no temporary left
+    assert not list(tmp_path.glob(".mtg.sgm.*"))  # atomic: no temporary left
     code = main(["evaluate", str(out), "--tsv", str(TRAIN_TSV), "--mel-dir", str(mel_dir)])
     report = capsys.readouterr().out
     assert code == 0 and "precision" in report and "macro avg" in report

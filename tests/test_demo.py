@@ -34,6 +34,7 @@ def test_demo_end_to_end_small(tmp_path):
                        pipeline_params={"clf__max_epochs": 2}, log=lines.append)
     assert results["reload_identical"] is True
     assert (tmp_path / "out" / "genre.joblib").stat().st_size > 0
+    assert (tmp_path / "out" / "genre.sgm").stat().st_size > 0
     assert (tmp_path / "out" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["n_clips"] == 42 and 0 <= saved["crnn_test_macro_f1"] <= 1
