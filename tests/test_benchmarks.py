@@ -14,6 +14,18 @@ def _load(name):
     return module
 
 
+def _run(name, *args):
+    """Run a benchmark script as a user would; return the JSON it wrote (--out)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| " in result.stdout  # it printed its markdown table
+    return json.loads(Path(args[list(args).index("--out") + 1]).read_text())
+
+
 def test_bench_speed_quick(tmp_path, capsys):
     out = tmp_path / "speed.json"
     results = _load("bench_speed").main(["--quick", "--out", str(out)])
@@ -22,3 +34,36 @@ def test_bench_speed_quick(tmp_path, capsys):
     assert saved["train_clips_per_s"] > 0 and saved["inference_clips_per_s"] > 0
     assert saved["skorch_over_plain_ratio"] > 0  # timing goals live in the full benchmark
     assert "| skorch_over_plain_ratio |" in capsys.readouterr().out
+
+
+def test_bench_audio_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("tinysoundfont")
+    results = _load("bench_audio").main(["--quick", "--out", str(tmp_path / "audio.json")])
+    assert results["extraction_realtime_factor_one_core"] > 1
+    assert results["predict_4min_track_seconds"] > 0
+
+
+def test_bench_mtg_loader_quick(tmp_path):
+    splits = Path(__file__).parent / "data" / "mtg-jamendo"
+    # the excerpt has the real layout: split-0/autotagging_genre-*.tsv
+    results = _run("bench_mtg_loader", "--quick", "--splits-dir", str(splits),
+                   "--out", str(tmp_path / "mtg.json"))
+    assert results["metadata_tracks"] == 70 and results["n_tracks"] == 20
+    assert results["features_shape"] == [20, 192]
+
+
+def test_compare_models_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("tinysoundfont")
+    out = tmp_path / "compare.json"
+    record = _run("compare_models", "--quick", "--data-home", str(tmp_path / "data"),
+                  "--out", str(out))
+    names = [r["model"] for r in record["results"]]
+    assert names == ["crnn", "crnn_tuned", "ovr", "original", "baseline"]
+    for row in record["results"]:
+        assert 0 <= row["macro_f1"] <= 1 and row["fit_seconds"] >= 0 and row["n_runs"] == 2
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "| one-vs-rest ensemble of binary CRNNs |" in record["table"]
