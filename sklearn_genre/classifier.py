@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,7 +18,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
-from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring
 from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset
 from torch.utils.data import Dataset, Subset
@@ -51,6 +55,59 @@ def _flush_denormal():
     finally:
         if supported:
             torch.set_flush_denormal(False)
+
+
+class TrainingCheckpoint(Callback):
+    """Save the training state every ``every`` epochs; resume from it at the next fit.
+
+    The state (module parameters, optimizer, history, torch RNG state) is written to a
+    temporary folder that then replaces ``dirname/state`` by renames, so a process killed
+    at any moment leaves either the previous complete state or the new one. Restoring the
+    RNG state makes a resumed fit end with the same model as an uninterrupted one.
+
+    Parameters
+    ----------
+    dirname : str or path-like
+    every : int, default=1
+    """
+
+    def __init__(self, dirname, every: int = 1):
+        self.dirname = dirname
+        self.every = every
+
+    def _state_dir(self):
+        base = Path(self.dirname)
+        for name in ("state", "state.old"):  # "state.old" only exists mid-swap
+            if (base / name / "complete").exists():
+                return base / name
+        return None
+
+    def on_train_begin(self, net, **kwargs):
+        state = self._state_dir()
+        if state is None:
+            return
+        net.load_params(f_params=state / "params.pt", f_optimizer=state / "optimizer.pt",
+                        f_history=state / "history.json")
+        torch.set_rng_state(torch.load(state / "rng.pt", weights_only=True))
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch % self.every and epoch != net.max_epochs:
+            return
+        base = Path(self.dirname)
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=base, prefix=".state-"))
+        net.save_params(f_params=tmp / "params.pt", f_optimizer=tmp / "optimizer.pt",
+                        f_history=tmp / "history.json")
+        torch.save(torch.get_rng_state(), tmp / "rng.pt")
+        (tmp / "complete").write_text(str(epoch))
+        current, old = base / "state", base / "state.old"
+        if current.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(current, old)
+        os.replace(tmp, current)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 class RandomCropDataset(Dataset):
@@ -147,6 +204,11 @@ class CRNNClassifier(NeuralNetClassifier):
         Augmentation: during training, every window is replaced by a random crop of
         this many frames, drawn anew each epoch (seeded by ``random_state``);
         validation and prediction use the whole windows. None trains on whole windows.
+    checkpoint_dir : str, path-like or None, default=None
+        Save the training state there every ``checkpoint_every`` epochs; a later
+        ``fit`` with the same settings resumes from it and trains only the remaining
+        epochs (see :class:`TrainingCheckpoint`). Use one folder per model.
+    checkpoint_every : int, default=1
     patience : int or None, default=10
         Epochs without improvement of the validation loss before training stops;
         the weights of the best epoch are restored. None disables early stopping.
@@ -211,6 +273,8 @@ class CRNNClassifier(NeuralNetClassifier):
         batch_size=32,
         train_split=ValidSplit(0.2, stratified=True),  # noqa: B008 (skorch's convention)
         train_crop_frames=None,
+        checkpoint_dir=None,
+        checkpoint_every=1,
         patience=10,
         class_weight=None,
         random_state=None,
@@ -233,6 +297,8 @@ class CRNNClassifier(NeuralNetClassifier):
             **kwargs,
         )
         self.train_crop_frames = train_crop_frames
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
         self.patience = patience
         self.class_weight = class_weight
         self.random_state = random_state
@@ -248,6 +314,9 @@ class CRNNClassifier(NeuralNetClassifier):
             index_accuracy, name="train_acc", lower_is_better=False, on_train=True)))
         callbacks.insert(4, ("valid_acc", EpochScoring(
             index_accuracy, name="valid_acc", lower_is_better=False)))
+        if self.checkpoint_dir is not None:
+            callbacks.insert(-1, ("checkpoint", TrainingCheckpoint(
+                self.checkpoint_dir, every=self.checkpoint_every)))
         if self.patience is not None and self.train_split is not None:
             callbacks.insert(-1, ("early_stopping", EarlyStopping(
                 monitor="valid_loss", patience=self.patience, load_best=True)))
@@ -271,6 +340,12 @@ class CRNNClassifier(NeuralNetClassifier):
             kwargs["weight"] = torch.as_tensor(weight, dtype=torch.float32)
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """Run the epochs; after a resumed checkpoint, only those still missing."""
+        if epochs is None and self.checkpoint_dir is not None:
+            epochs = max(self.max_epochs - len(self.history), 0)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def get_iterator(self, dataset, training=False):
         """Return the batch iterator; training batches get random crops when asked."""

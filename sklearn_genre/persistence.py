@@ -83,7 +83,7 @@ class _Writer:
         """JSON description of a parameter or fitted attribute."""
         if value is None or isinstance(value, bool | str):
             return value
-        if isinstance(value, torch.device):
+        if isinstance(value, torch.device | Path):
             return str(value)
         if isinstance(value, Integral):
             return int(value)
