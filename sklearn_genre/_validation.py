@@ -118,9 +118,21 @@ def _as_float_track(track, index: int, dtype) -> np.ndarray:
         raise SpectrogramError(
             f"track {index} has shape {arr.shape}; expected a 2-D array (n_mels, n_frames)."
         )
-    if dtype is not None and arr.dtype != dtype:
-        arr = arr.astype(dtype)
-    return arr
+    return _cast(arr, dtype, f"track {index}")
+
+
+def _cast(arr: np.ndarray, dtype, what: str) -> np.ndarray:
+    """Cast to ``dtype``, refusing values that the cast would turn into infinities."""
+    if dtype is None or arr.dtype == dtype:
+        return arr
+    _check_finite(arr, what)
+    out = arr.astype(dtype)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        raise SpectrogramError(
+            f"{what} has values too large for {np.dtype(dtype).name} (max |value| "
+            f"{float(np.abs(arr).max()):.3g}); mel-spectrograms in dB are within +-1000."
+        )
+    return out
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
@@ -230,12 +242,10 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         if X.shape[1] == 0:
             raise SpectrogramError("X has 0 mel bands (track 0 is empty).")
         _check_n_mels(X.shape[1], n_mels, None, "X", estimator_name)
-        if dtype is not None and X.dtype != dtype:
-            X = X.astype(dtype)
         if X.dtype.kind == "f" and not np.isfinite(X).all():
             bad = int(np.flatnonzero(~np.isfinite(X).reshape(len(X), -1).all(axis=1))[0])
             _check_finite(X[bad], f"track {bad}")
-        return X
+        return _cast(X, dtype, "X")
 
     if not isinstance(X, Sequence) and not hasattr(X, "__getitem__"):
         n_tracks_of(X)  # raises with a clear message for non-containers
@@ -323,9 +333,9 @@ def check_windows(X, *, n_mels: int | None = None, dtype=None, estimator_name=No
             "n_frames) or 4-D windows (n_tracks, n_windows, n_mels, window_frames)."
         )
     if dtype is not None:
-        X = X.astype(dtype, copy=False)
-    elif X.dtype not in (np.float16, np.float32):
-        X = X.astype(np.float32)
+        return _cast(X, dtype, "X")
+    if X.dtype not in (np.float16, np.float32):
+        return _cast(X, np.float32, "X")
     return X
 
 

@@ -98,8 +98,14 @@ from .exceptions import DataFileError
         n_mels=N_MELS, fmin=0.0, fmax=F_MAX, htk=False, norm="slaney", power=2.0,
     )
     # Essentia's lin2db with scale=2, as the dataset's script used
-    return (2.0 * librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)).astype(
+    mel_db = (2.0 * librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)).astype(
         np.float32)
+    if not np.isfinite(mel_db).all():
+        raise ValueError(
+            f"waveform amplitude too large (max |sample| {float(np.abs(y).max()):.3g}): its "
+            "power overflows; scale samples to [-1, 1]."
+        )
+    return mel_db
 
 
 def frames_to_seconds(frames) -> np.ndarray:

@@ -446,6 +446,12 @@ class CRNNClassifier(NeuralNetClassifier):
         self._fit_seed = self._draw_seed()
         with _seeded(self._fit_seed, self.device), _flush_denormal():
             super().fit(X, y_encoded, **fit_params)
+        losses = [row.get("train_loss") for row in self.history_]
+        if losses and losses[-1] is not None and not np.isfinite(losses[-1]):
+            raise ValueError(
+                "training diverged: the training loss is not finite. Normalize the input "
+                "(MelNormalizer) or lower the learning rate (lr)."
+            )
         return self
 
     def _draw_seed(self):
@@ -477,6 +483,13 @@ class CRNNClassifier(NeuralNetClassifier):
         X = self._check_predict_input(X)
         with _flush_denormal():
             proba = super().predict_proba(X).astype(np.float64)
+        if not np.isfinite(proba).all():
+            bad = int(np.flatnonzero(~np.isfinite(proba).all(axis=1))[0])
+            raise ValueError(
+                f"the network produced non-finite outputs for track {bad}: its input values "
+                "are out of the range the model can handle. Normalize the input "
+                "(MelNormalizer) before the classifier."
+            )
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict_proba_windows(self, X):

@@ -68,7 +68,10 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         """
         check_is_fitted(self)
         X = check_spectrograms(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
-        return np.stack([np.concatenate([t.mean(axis=1), t.std(axis=1)]) for t in X])
+        # float64: the standard deviation of large float32 values overflows otherwise
+        return np.stack([np.concatenate([t.mean(axis=1, dtype=np.float64),
+                                         np.asarray(t, dtype=np.float64).std(axis=1)])
+                         for t in X])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -33,3 +33,19 @@ def make_separable(rng, n_tracks=60, n_mels=16, n_frames=64, labels=("blues", "r
 @pytest.fixture
 def separable(rng):
     return make_separable(rng)
+
+
+#: Cases tried by the property-based tests, reported at the end of the run.
+PROPERTY_CASES: dict = {}
+
+
+def count_case(entry_point: str) -> None:
+    PROPERTY_CASES[entry_point] = PROPERTY_CASES.get(entry_point, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PROPERTY_CASES:
+        total = sum(PROPERTY_CASES.values())
+        terminalreporter.write_line(
+            f"property-based cases tried: {total} across {len(PROPERTY_CASES)} entry points "
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(PROPERTY_CASES.items()))})")
