@@ -303,3 +303,27 @@ def test_random_crops_in_training_only(separable):
     assert clf.score(windows, y) > 0.9  # predicts on whole 64-frame windows
     again = CRNNClassifier(**FAST, train_crop_frames=32).fit(windows, y)
     np.testing.assert_array_equal(clf.predict_proba(windows), again.predict_proba(windows))
+
+
+def test_same_seed_identical_predictions_in_two_fresh_processes(tmp_path):
+    code = textwrap.dedent("""
+        import sys, numpy as np
+        from sklearn_genre import make_genre_pipeline
+        rng = np.random.default_rng(0)
+        X = [rng.normal(-40, 10, (16, int(n))).astype(np.float32)
+             for n in rng.integers(80, 200, 30)]
+        y = np.array(["a", "b", "c"] * 10)
+        pipe = make_genre_pipeline(window__n_windows=2, window__window_frames=48,
+                                   clf__train_crop_frames=32, clf__max_epochs=3,
+                                   clf__verbose=0, clf__random_state=7).fit(X, y)
+        np.save(sys.argv[1], pipe.predict_proba(X))
+    """)
+    outputs = []
+    for k in range(2):
+        out = tmp_path / f"proba{k}.npy"
+        result = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stderr
+        outputs.append(np.load(out))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert not np.allclose(outputs[0], 1 / 3)  # it learned something, not a constant

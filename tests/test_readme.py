@@ -18,7 +18,8 @@ def test_readme_python_blocks_run():
 
 def test_readme_has_exactly_the_two_setup_commands_and_ci_runs_the_test_one():
     text = README.read_text()
-    commands = re.findall(r"```bash\n(.*?)\n```", text, flags=re.S)
+    setup = text.split("## Set-up on a fresh machine", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
     assert len(commands) == 2
     assert commands[0].endswith("python -m sklearn_genre demo")
     ci = (README.parent / ".ci" / "run").read_text()
