@@ -11,6 +11,7 @@ from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
 from .persistence import UnsafeModelError, load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
+from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
 from .transformers import MelNormalizer, MelTrimmer, MelWindower
 
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CRNNClassifier",
+    "CRNNTagger",
     "DataFileError",
     "MelNormalizer",
     "MelSpectrogram",
@@ -33,5 +35,6 @@ __all__ = [
     "make_baseline_pipeline",
     "make_genre_pipeline",
     "save",
+    "tag_metrics",
     "__version__",
 ]

@@ -45,12 +45,14 @@ def _trusted_types():
     from .audio import MelSpectrogram
     from .features import MelStatistics
     from .nn import CRNN
+    from .tagger import CRNNTagger
     from .transformers import MelNormalizer, MelTrimmer, MelWindower
 
     types = [
         Pipeline, MelTrimmer, MelNormalizer, MelWindower, MelStatistics, MelSpectrogram,
-        CRNNClassifier, CRNN, StandardScaler, LogisticRegression, SkorchDataset,
-        torch.utils.data.DataLoader, torch.nn.CrossEntropyLoss, torch.optim.Adam,
+        CRNNClassifier, CRNNTagger, CRNN, StandardScaler, LogisticRegression, SkorchDataset,
+        torch.utils.data.DataLoader, torch.nn.CrossEntropyLoss, torch.nn.BCEWithLogitsLoss,
+        torch.optim.Adam,
         torch.optim.AdamW, torch.optim.SGD,
     ]
     return {f"{t.__module__}.{t.__qualname__}": t for t in types}
@@ -152,7 +154,9 @@ class _Writer:
             description["fitted"] = {
                 "classes_": self.value(np.asarray(clf.classes_), where),
                 "n_mels_": int(clf.n_mels_),
-                "class_weight_": self.value(clf.class_weight_, where),
+                "class_weight_": self.value(getattr(clf, "class_weight_", None), where),
+                **{key: self.value(getattr(clf, key), where)
+                   for key in ("thresholds_", "y_kind_", "pos_weight_") if hasattr(clf, key)},
                 "state_dict": {k: self.array(v.detach().cpu().numpy())
                                for k, v in clf.module_.state_dict().items()},
                 "history": json.loads(json.dumps(clf.history_.to_list(), default=str)),
@@ -255,8 +259,8 @@ class _Reader:
             return Pipeline([(name, step if isinstance(step, str) or step is None
                               else self.estimator(step))
                              for name, step in description["steps"]])
-        if cls is CRNNClassifier:
-            return self.classifier(description)
+        if issubclass(cls, CRNNClassifier):
+            return self.classifier(cls, description)
         est = cls(**{k: self.value(v) for k, v in description["params"].items()})
         for key, value in description.get("fitted", {}).items():
             if not key.endswith("_"):
@@ -264,7 +268,8 @@ class _Reader:
             setattr(est, key, self.value(value))
         return est
 
-    def classifier(self, description: dict):
+    def classifier(self, cls, description: dict):
+        from sklearn.preprocessing import MultiLabelBinarizer
         from skorch.dataset import ValidSplit
 
         params = {}
@@ -275,14 +280,21 @@ class _Reader:
                                          random_state=random_state)
             else:
                 params[key] = self.value(value)
-        clf = CRNNClassifier(**params)
+        clf = cls(**params)
         fitted = description.get("fitted")
         if fitted is None:
             return clf
-        clf.label_encoder_ = LabelEncoder()
-        clf.label_encoder_.classes_ = np.asarray(self.value(fitted["classes_"]))
+        classes = np.asarray(self.value(fitted["classes_"]))
+        if "thresholds_" in fitted:  # CRNNTagger
+            clf.binarizer_ = MultiLabelBinarizer(classes=list(classes)).fit([[]])
+            clf.thresholds_ = np.asarray(self.value(fitted["thresholds_"]), dtype=np.float64)
+            clf.y_kind_ = str(fitted["y_kind_"])
+            clf.pos_weight_ = self.value(fitted.get("pos_weight_"))
+        else:
+            clf.label_encoder_ = LabelEncoder()
+            clf.label_encoder_.classes_ = classes
+            clf.class_weight_ = self.value(fitted["class_weight_"])
         clf.n_mels_ = int(fitted["n_mels_"])
-        clf.class_weight_ = self.value(fitted["class_weight_"])
         if not torch.cuda.is_available() and str(clf.device).startswith("cuda"):
             warnings.warn("the model was saved for CUDA; loading it on the CPU", stacklevel=3)
             clf.device = "cpu"
