@@ -92,3 +92,16 @@ def test_instrument_pool_is_shared_and_selectable(tmp_path):
 def test_bad_arguments(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
         render_score_corpus(**{**SMALL, **kwargs}, data_home=tmp_path)
+
+
+def test_multilabel_tags_from_real_headers(catalogue, tmp_path):
+    ok = catalogue[catalogue.status == "ok"].set_index("piece_id")
+    lanigan = ok.loc["ryans/LanigansBallJig"]  # K: Em, M: 6/8
+    assert lanigan.tags == ("jig", "compound", "minor", "monophonic")
+    assert ok.loc["bach/bwv153.1"].tags == ("chorale", "duple", "minor", "polyphonic")
+    assert ok.loc["bach/bwv269"].tags == ("chorale", "triple", "major", "polyphonic")
+    assert all(t.startswith("palestrina") or t in ("duple", "triple", "polyphonic")
+               for tags in ok[ok.label == "palestrina"].tags for t in tags)
+    corpus = render_score_corpus(**SMALL, data_home=tmp_path)
+    assert len(corpus.tags) == len(corpus.target)
+    assert all(tags[0] == label for tags, label in zip(corpus.tags, corpus.target))

@@ -10,6 +10,7 @@ then turned into a mel-spectrogram with the MTG-Jamendo recipe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -93,16 +94,71 @@ def _header(text: str, field: str):
     return match.group(1) if match else None
 
 
-def score_catalogue() -> pd.DataFrame:
-    """Return the catalogue of pieces the corpus can draw from, with their metadata.
+_METRE_FAMILIES = {
+    "duple": {"2/4", "4/4", "C", "C|", "2/2", "4/2"},
+    "compound": {"6/8", "9/8", "12/8", "6/4"},
+    "triple": {"3/4", "3/2", "3/8"},
+}
 
-    Returns
-    -------
-    catalogue : pandas.DataFrame
-        One row per piece: ``piece_id``, ``label``, ``source``, ``title``, ``metre``,
-        ``key`` and ``status`` (``"ok"``, or why the piece is left out, e.g. a metre
-        that contradicts the dance type).
-    """
+
+def metre_family(metre) -> str | None:
+    """``"duple"``, ``"compound"`` or ``"triple"`` for a time signature, else None."""
+    for family, metres in _METRE_FAMILIES.items():
+        if metre in metres:
+            return family
+    return None
+
+
+def abc_mode(key) -> str | None:
+    """Mode of an ABC ``K:`` field: ``"major"``, ``"minor"`` or ``"modal"``."""
+    if not key:
+        return None
+    match = re.match(r"^\s*[A-Ga-g][#b]?\s*([A-Za-z]*)", key)
+    if not match:
+        return None
+    mode = match.group(1).lower()
+    if mode in ("", "maj", "major", "ion", "ionian"):
+        return "major"
+    if mode in ("m", "min", "minor", "aeo", "aeolian"):
+        return "minor"
+    if mode[:3] in ("dor", "mix", "lyd", "phr", "loc"):
+        return "modal"
+    return None
+
+
+def _musicxml_header(path: Path):
+    """(metre, mode) from a MusicXML (.mxl/.xml) or Humdrum file, without parsing the score."""
+    import zipfile
+
+    if path.suffix == ".krn":
+        return _humdrum_metre(path), None
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist()
+                        if n.endswith((".xml", ".musicxml")) and not n.startswith("META"))
+            xml = archive.read(name).decode("utf-8", "replace")
+    else:
+        xml = path.read_text(encoding="utf-8", errors="replace")
+    beats = re.search(r"<beats>(\d+)</beats>\s*<beat-type>(\d+)</beat-type>", xml)
+    mode = re.search(r"<mode>(\w+)</mode>", xml)
+    return (f"{beats.group(1)}/{beats.group(2)}" if beats else None,
+            mode.group(1).lower() if mode and mode.group(1).lower() in ("major", "minor")
+            else None)
+
+
+def _humdrum_metre(path: Path):
+    match = re.search(r"^\*M(\d+/\d+)", path.read_text(encoding="latin-1"), re.M)
+    return match.group(1) if match else None
+
+
+def piece_tags(row) -> tuple:
+    """Multi-label tags of a catalogue row: style, metre family, mode, texture."""
+    tags = [row["label"], metre_family(row["metre"]), row.get("mode"), row["texture"]]
+    return tuple(t for t in tags if isinstance(t, str) and t)
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue() -> pd.DataFrame:
     rows = []
     for path in sorted(_ryans_dir().glob("*.abc")):
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -114,24 +170,48 @@ def score_catalogue() -> pd.DataFrame:
             status = f"rhythm {rhythm or 'missing'!r} not a corpus class"
         elif metre not in DANCE_METRES[rhythm]:
             status = f"metre {metre} contradicts R: {rhythm}"
+        key = _header(text, "K")
         rows.append({
             "piece_id": f"ryans/{path.stem}", "label": rhythm or None, "source": "ryansMammoth",
-            "title": _header(text, "T"), "metre": metre, "key": _header(text, "K"),
-            "status": status, "location": str(path),
+            "title": _header(text, "T"), "metre": metre, "key": key, "mode": abc_mode(key),
+            "texture": "monophonic", "status": status, "location": str(path),
         })
+    from music21 import corpus
     from music21.corpus import chorales
 
     for name in chorales.Iterator(returnType="filename"):
+        try:
+            work = corpus.getWork(name)
+            work = work[0] if isinstance(work, list) else work
+            metre, mode = _musicxml_header(Path(work))
+        except (StopIteration, OSError, KeyError, ValueError, IndexError):
+            metre, mode = None, None
         rows.append({"piece_id": name, "label": "chorale", "source": "bach chorales",
-                     "title": name, "metre": None, "key": None, "status": "ok",
-                     "location": name})
-    from music21 import corpus
-
+                     "title": name, "metre": metre, "key": None, "mode": mode,
+                     "texture": "polyphonic", "status": "ok", "location": name})
     for path in sorted(corpus.getComposer("palestrina")):
+        # Humdrum key tokens here do not encode the (modal) mode: no mode tag
         rows.append({"piece_id": f"palestrina/{path.stem}", "label": "palestrina",
-                     "source": "palestrina", "title": path.stem, "metre": None, "key": None,
-                     "status": "ok", "location": str(path)})
-    return pd.DataFrame(rows)
+                     "source": "palestrina", "title": path.stem,
+                     "metre": _humdrum_metre(Path(path)), "key": None, "mode": None,
+                     "texture": "polyphonic", "status": "ok", "location": str(path)})
+    catalogue = pd.DataFrame(rows)
+    catalogue["tags"] = [piece_tags(row) for _, row in catalogue.iterrows()]
+    return catalogue
+
+
+def score_catalogue() -> pd.DataFrame:
+    """Return the catalogue of pieces the corpus can draw from, with their metadata.
+
+    Returns
+    -------
+    catalogue : pandas.DataFrame
+        One row per piece: ``piece_id``, ``label``, ``source``, ``title``, ``metre``,
+        ``key``, ``mode``, ``texture``, ``tags`` (the multi-label tags: style, metre
+        family, mode, texture) and ``status`` (``"ok"``, or why the piece is left out,
+        e.g. a metre that contradicts the dance type).
+    """
+    return _catalogue().copy()
 
 
 def default_classes(catalogue: pd.DataFrame) -> list[str]:
@@ -348,6 +428,10 @@ def render_score_corpus(
     corpus : sklearn.utils.Bunch
         ``data``: list of ``np.ndarray [shape=(96, n_frames), dtype=float32]``;
         ``target``: ``np.ndarray [shape=(n_clips,)]`` of label strings;
+        ``tags``: the multi-label target, one tuple per clip of real score metadata
+        (style, metre family ``duple``/``compound``/``triple`` from ``M:`` or the
+        score's time signature, mode ``major``/``minor``/``modal`` from ``K:`` or
+        MusicXML, texture ``monophonic``/``polyphonic``);
         ``groups``: piece id of every clip, for group-disjoint splits;
         ``track_ids``; ``instruments``: the General-MIDI program of every clip;
         ``frame_rate`` (46.875); ``metadata``: a DataFrame of every clip's plan;
@@ -429,7 +513,9 @@ def render_score_corpus(
         warnings.warn(f"{n_corrupt} corrupt cache entries were re-rendered.", stacklevel=2)
 
     ordered = sorted(results, key=lambda p: (p.label, p.piece_id, p.velocity_seed))
+    piece_tag = dict(zip(catalogue.piece_id, catalogue.tags))
     meta = pd.DataFrame([asdict(p) for p in ordered]).drop(columns=["location"])
+    meta["tags"] = [piece_tag[p.piece_id] for p in ordered]
     meta["instrument"] = meta.program.map(INSTRUMENT_POOL).fillna("GM program")
     meta["track_id"] = [f"{p.label}/{p.piece_id}/{i}" for i, p in enumerate(ordered)]
     dropped = catalogue[catalogue.status.str.startswith("metre")]
@@ -442,6 +528,7 @@ def render_score_corpus(
     return Bunch(
         data=[results[p] for p in ordered],
         target=meta.label.to_numpy(dtype=object),
+        tags=list(meta.tags),
         groups=meta.piece_id.to_numpy(dtype=object),
         track_ids=meta.track_id.to_numpy(dtype=object),
         instruments=meta.program.to_numpy(),
