@@ -1,0 +1,11 @@
+"""Shared settings of the example scripts: a small corpus, where figures go."""
+
+import os
+from pathlib import Path
+
+#: Where the examples write their figures (the docs' images folder by default).
+OUT = Path(os.environ.get("SKLEARN_GENRE_EXAMPLES_OUT", Path(__file__).parents[1] / "images"))
+
+#: A small, quick corpus: three styles, 24 clips each, 20 s clips.
+CORPUS = dict(classes=["chorale", "jig", "reel"], n_per_class=24, clip_seconds=20.0,
+              n_jobs=-1, verbose=False)
