@@ -129,6 +129,7 @@ class CRNNTagger(CRNNClassifier):
         batch_size=32,
         train_split=ValidSplit(0.2),  # noqa: B008 (skorch's convention)
         train_crop_frames=None,
+        precision="float32",
         checkpoint_dir=None,
         checkpoint_every=1,
         patience=10,
@@ -146,7 +147,8 @@ class CRNNTagger(CRNNClassifier):
         super().__init__(
             module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
             batch_size=batch_size, train_split=train_split,
-            train_crop_frames=train_crop_frames, checkpoint_dir=checkpoint_dir,
+            train_crop_frames=train_crop_frames, precision=precision,
+            checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, patience=patience, random_state=random_state,
             device=device, verbose=verbose, **kwargs)
         del self.class_weight  # single-label only; the tagger has pos_weight

@@ -327,3 +327,17 @@ def test_same_seed_identical_predictions_in_two_fresh_processes(tmp_path):
         outputs.append(np.load(out))
     np.testing.assert_array_equal(outputs[0], outputs[1])
     assert not np.allclose(outputs[0], 1 / 3)  # it learned something, not a constant
+
+
+def test_bfloat16_precision_close_to_float32(separable):
+    X, y = separable
+    full = CRNNClassifier(**FAST).fit(X, y)
+    half = CRNNClassifier(**FAST, precision="bfloat16").fit(X, y)
+    assert half.score(X, y) > 0.9
+    # same weights, bf16 inference: probabilities within bf16's resolution
+    full.set_params(precision="bfloat16")
+    np.testing.assert_allclose(full.predict_proba(X), CRNNClassifier(**FAST).fit(
+        X, y).predict_proba(X), atol=0.05)
+    assert full.predict_proba_windows(X).shape == (len(X), 1, 2)
+    with pytest.raises(ValueError, match="precision must be"):
+        CRNNClassifier(**FAST, precision="fp8").fit(X, y)
