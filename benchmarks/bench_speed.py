@@ -29,6 +29,17 @@ from sklearn_genre import CRNNClassifier
 from sklearn_genre.classifier import _flush_denormal
 from sklearn_genre.nn import CRNN
 
+#: Settings compared at the same input size (batch = training batch size).
+VARIANTS = {
+    "float32, batch 32 (defaults)": {},
+    "float32, batch 64": {"batch_size": 64},
+    "float32, batch 256": {"batch_size": 256},
+    "bfloat16, batch 64": {"batch_size": 64, "precision": "bfloat16"},
+    "bfloat16, batch 256": {"batch_size": 256, "precision": "bfloat16"},
+    "float32, batch 64, last-step pooling": {"batch_size": 64,
+                                             "module__time_pooling": "last"},
+}
+
 
 def plain_loop(X, y, *, epochs, batch_size, lr, weight_decay, seed):
     """Train the same network with a hand-written PyTorch loop; return seconds."""
@@ -81,6 +92,22 @@ def main(argv=None):
         clf.predict_proba(X)
         infer_times.append(time.perf_counter() - start)
 
+    variants = {}
+    for name, params in VARIANTS.items():
+        train_t, infer_t = [], []
+        for repeat in range(args.repeats):
+            clf = CRNNClassifier(max_epochs=args.epochs, train_split=None, verbose=0,
+                                 random_state=repeat, **params)
+            start = time.perf_counter()
+            clf.fit(X, labels)
+            train_t.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            clf.predict_proba(X)
+            infer_t.append(time.perf_counter() - start)
+        variants[name] = {
+            "train_clips_per_s": round(args.n_clips * args.epochs / float(np.median(train_t)), 1),
+            "inference_clips_per_s": round(args.n_clips / float(np.median(infer_t)), 1)}
+
     n_seen = args.n_clips * args.epochs
     results = {
         "n_clips": args.n_clips, "n_frames": args.n_frames, "epochs": args.epochs,
@@ -92,10 +119,15 @@ def main(argv=None):
                                          3),
         "inference_clips_per_s": round(args.n_clips / float(np.median(infer_times)), 1),
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "variants": variants,
     }
     print("| figure | value |\n|---|---|")
     for key, value in results.items():
-        print(f"| {key} | {value} |")
+        if key != "variants":
+            print(f"| {key} | {value} |")
+    print("\n| variant | train clips/s | inference clips/s |\n|---|---|---|")
+    for name, figures in variants.items():
+        print(f"| {name} | {figures['train_clips_per_s']} | {figures['inference_clips_per_s']} |")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -10,7 +10,7 @@ from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
 from .persistence import UnsafeModelError, load, save
-from .pipeline import make_baseline_pipeline, make_genre_pipeline
+from .pipeline import make_baseline_pipeline, make_genre_pipeline, make_tagging_pipeline
 from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
 from .transformers import MelNormalizer, MelTrimmer, MelWindower
@@ -34,6 +34,7 @@ __all__ = [
     "load",
     "make_baseline_pipeline",
     "make_genre_pipeline",
+    "make_tagging_pipeline",
     "save",
     "tag_metrics",
     "__version__",

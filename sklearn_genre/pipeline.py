@@ -10,7 +10,8 @@ from .classifier import CRNNClassifier
 from .features import MelStatistics
 from .transformers import MelNormalizer, MelWindower
 
-__all__ = ["make_genre_pipeline", "make_baseline_pipeline", "DEFAULT_PIPELINE_PARAMS"]
+__all__ = ["make_genre_pipeline", "make_tagging_pipeline", "make_baseline_pipeline",
+           "DEFAULT_PIPELINE_PARAMS"]
 
 #: Defaults of :func:`make_genre_pipeline` that differ from the estimators' own, chosen by
 #: measurement on the score corpus (docs/benchmarks.md): with the original project's
@@ -74,6 +75,34 @@ def make_genre_pipeline(**params) -> Pipeline:
         ("window", MelWindower()),
         ("clf", CRNNClassifier()),
     ])
+    return pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
+
+
+def make_tagging_pipeline(**params) -> Pipeline:
+    """Return the default multi-label pipeline: as :func:`make_genre_pipeline`, ending in
+    :class:`~sklearn_genre.CRNNTagger`.
+
+    Parameters
+    ----------
+    **params
+        Pipeline parameters in ``step__param`` form, e.g. ``clf__pos_weight="balanced"``,
+        ``clf__threshold="tune"``.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        ``fit(X, y)`` with ``y`` a list of tag lists or an indicator matrix.
+
+    Examples
+    --------
+    >>> from sklearn_genre import make_tagging_pipeline
+    >>> type(make_tagging_pipeline()[-1]).__name__
+    'CRNNTagger'
+    """
+    from .tagger import CRNNTagger
+
+    pipeline = make_genre_pipeline()
+    pipeline.steps[-1] = ("clf", CRNNTagger())
     return pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
 
 

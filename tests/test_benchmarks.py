@@ -67,3 +67,16 @@ def test_compare_models_quick(tmp_path):
         assert 0 <= row["macro_f1"] <= 1 and row["fit_seconds"] >= 0 and row["n_runs"] == 2
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert "| one-vs-rest ensemble of binary CRNNs |" in record["table"]
+
+
+def test_compare_multilabel_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("tinysoundfont")
+    record = _run("compare_multilabel", "--quick", "--data-home", str(tmp_path / "data"),
+                  "--out", str(tmp_path / "ml.json"))
+    assert [r["model"] for r in record["results"]] == ["multi-label CRNN (CRNNTagger)",
+                                                       "one-vs-rest binary CRNNs"]
+    assert len(record["tags"]) >= 2
+    for row in record["results"]:
+        assert 0 <= row["roc_auc"] <= 1 and 0 <= row["pr_auc"] <= 1
