@@ -470,13 +470,16 @@ class CRNNClassifier(NeuralNetClassifier):
         self._fit_seed = self._draw_seed()
         with _seeded(self._fit_seed, self.device), _flush_denormal():
             super().fit(X, y_encoded, **fit_params)
+        self._raise_if_diverged()
+        return self
+
+    def _raise_if_diverged(self):
         losses = [row.get("train_loss") for row in self.history_]
         if losses and losses[-1] is not None and not np.isfinite(losses[-1]):
             raise ValueError(
                 "training diverged: the training loss is not finite. Normalize the input "
                 "(MelNormalizer) or lower the learning rate (lr)."
             )
-        return self
 
     def _draw_seed(self):
         if self.random_state is None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_spectrograms
+from .transformers import _StatelessSpectrogramTransformer
 
 __all__ = ["MelStatistics"]
 
 
-class MelStatistics(TransformerMixin, BaseEstimator):
+class MelStatistics(_StatelessSpectrogramTransformer):
     """Summarize every track by the mean and standard deviation of each mel band.
 
     Turns the 3-D spectrogram container into the 2-D table classical scikit-learn
@@ -31,28 +31,8 @@ class MelStatistics(TransformerMixin, BaseEstimator):
     (2, 192)
     """
 
-    _parameter_constraints: dict = {}
-
     def __init__(self):
         pass
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check ``X`` and remember its number of mel bands.
-
-        Parameters
-        ----------
-        X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
-np.ndarray [shape=(n_mels, n_frames_i)]
-        y : ignored
-
-        Returns
-        -------
-        self : MelStatistics
-        """
-        X = check_spectrograms(X, estimator_name=type(self).__name__)
-        self.n_mels_ = X[0].shape[0]
-        return self
 
     def transform(self, X):
         """Return per-band means and standard deviations.
@@ -75,6 +55,5 @@ np.ndarray [shape=(n_mels, n_frames_i)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
+        tags.requires_fit = True  # transform needs n_mels_ from fit
         return tags

@@ -275,10 +275,7 @@ class CRNNTagger(CRNNClassifier):
         self._fit_seed = self._draw_seed()
         with _seeded(self._fit_seed, self.device), _flush_denormal():
             super(CRNNClassifier, self).fit(X, Y, **fit_params)
-        losses = [row.get("train_loss") for row in self.history_]
-        if losses and losses[-1] is not None and not np.isfinite(losses[-1]):
-            raise ValueError("training diverged: the training loss is not finite. Normalize "
-                             "the input (MelNormalizer) or lower the learning rate (lr).")
+        self._raise_if_diverged()
         if self.threshold == "tune" and self.train_split is not None:
             _, valid = self.get_split_datasets(X, Y)
             idx = np.asarray(valid.indices)

@@ -50,7 +50,34 @@ def _pad_frames(track: np.ndarray, n_frames: int, *, mode: str, value, where: st
     return np.pad(track, ((0, 0), (before, after)), mode=mode)
 
 
-class MelTrimmer(TransformerMixin, BaseEstimator):
+class _StatelessSpectrogramTransformer(TransformerMixin, BaseEstimator):
+    """Base of the transformers whose ``fit`` only checks ``X`` and records ``n_mels_``."""
+
+    _parameter_constraints: dict = {}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check ``X`` and remember its number of mel bands.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
+np.ndarray [shape=(n_mels, n_frames_i)]
+        y : ignored
+
+        Returns
+        -------
+        self : estimator
+        """
+        X = check_spectrograms(X, estimator_name=type(self).__name__)
+        self.n_mels_ = X[0].shape[0]
+        return self
+
+    def __sklearn_tags__(self):
+        return _spectrogram_tags(super().__sklearn_tags__(), stateless=True)
+
+
+class MelTrimmer(_StatelessSpectrogramTransformer):
     """Crop or pad every track to a fixed number of frames.
 
     The default reproduces the original project, which kept the first 1400 frames
@@ -101,24 +128,6 @@ class MelTrimmer(TransformerMixin, BaseEstimator):
         self.pad_mode = pad_mode
         self.pad_value = pad_value
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check ``X`` and remember its number of mel bands.
-
-        Parameters
-        ----------
-        X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
-np.ndarray [shape=(n_mels, n_frames_i)]
-        y : ignored
-
-        Returns
-        -------
-        self : MelTrimmer
-        """
-        X = check_spectrograms(X, estimator_name=type(self).__name__)
-        self.n_mels_ = X[0].shape[0]
-        return self
-
     def _start(self, length: int) -> int:
         if length <= self.n_frames:
             return 0
@@ -153,9 +162,6 @@ np.ndarray [shape=(n_mels, n_frames_i)]
             out[i] = _pad_frames(crop, self.n_frames, mode=self.pad_mode,
                                  value=self.pad_value, where=where)
         return out
-
-    def __sklearn_tags__(self):
-        return _spectrogram_tags(super().__sklearn_tags__(), stateless=True)
 
 
 class MelNormalizer(TransformerMixin, BaseEstimator):
@@ -313,7 +319,7 @@ def window_starts(n_frames: int, n_windows: int, window_frames: int) -> np.ndarr
     return np.round(np.linspace(0, last, n_windows)).astype(np.int64)
 
 
-class MelWindower(TransformerMixin, BaseEstimator):
+class MelWindower(_StatelessSpectrogramTransformer):
     """Cut each track into windows spread evenly over the whole track.
 
     A model then sees a whole track of any length, while each track stays one row:
@@ -358,24 +364,6 @@ class MelWindower(TransformerMixin, BaseEstimator):
         self.pad_mode = pad_mode
         self.pad_value = pad_value
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Check ``X`` and remember its number of mel bands.
-
-        Parameters
-        ----------
-        X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
-np.ndarray [shape=(n_mels, n_frames_i)]
-        y : ignored
-
-        Returns
-        -------
-        self : MelWindower
-        """
-        X = check_spectrograms(X, estimator_name=type(self).__name__)
-        self.n_mels_ = X[0].shape[0]
-        return self
-
     def window_starts(self, n_frames: int) -> np.ndarray:
         """Return the start frames of the windows of a track of ``n_frames`` frames.
 
@@ -409,6 +397,3 @@ dtype=float32]
             for w, start in enumerate(self.window_starts(track.shape[1])):
                 out[i, w] = track[:, start:start + self.window_frames]
         return out
-
-    def __sklearn_tags__(self):
-        return _spectrogram_tags(super().__sklearn_tags__(), stateless=True)
