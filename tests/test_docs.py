@@ -32,3 +32,15 @@ def test_examples_run_and_draw(script, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     images = sorted(p.name for p in tmp_path.glob("*.png"))
     assert images and all((tmp_path / name).read_bytes()[:4] == b"\x89PNG" for name in images)
+
+
+def test_benchmark_chart_example(tmp_path):
+    pytest.importorskip("matplotlib")
+    results = ROOT / "benchmarks" / "results" / "compare_models.json"
+    env = {**os.environ, "SKLEARN_GENRE_EXAMPLES_OUT": str(tmp_path)}
+    result = subprocess.run([sys.executable, str(ROOT / "docs" / "examples" /
+                                                 "plot_benchmark.py")],
+                            env=env, capture_output=True, text=True)
+    assert results.exists()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "example_benchmark.png").read_bytes()[:4] == b"\x89PNG"

@@ -190,3 +190,24 @@ def cli_model(tmp_path_factory):
                                 clf__train_crop_frames=None, clf__max_epochs=1,
                                 clf__verbose=0, clf__random_state=0).fit(X, ["a", "b"] * 4)
     return save(model, tmp_path_factory.mktemp("model") / "m.sgm")
+
+
+@pytest.fixture(scope="module")
+def fitted_tagger():
+    from sklearn_genre import CRNNTagger
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 4, 8)).astype(np.float32)
+    y = [("a",), ("a", "b"), ("c",)] * 4
+    return CRNNTagger(max_epochs=1, batch_size=4, verbose=0, random_state=0,
+                      train_split=None).fit(X, y)
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(X=st.one_of(dense_arrays(), track_lists()))
+def test_tagger_predict_works_or_fails_clearly(fitted_tagger, X):
+    def check(proba):
+        assert proba.shape == (len(X), 3)
+        assert np.isfinite(proba).all() and ((proba >= 0) & (proba <= 1)).all()
+
+    _check_outcome(lambda: fitted_tagger.predict_proba(X), check, "CRNNTagger.predict")
