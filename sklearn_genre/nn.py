@@ -5,10 +5,138 @@ No scikit-learn in here; :class:`sklearn_genre.CRNNClassifier` wraps these with 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import torch
 from torch import nn
 
-__all__ = ["CRNN", "TIME_POOLINGS", "WINDOW_POOLINGS"]
+__all__ = ["CRNN", "TIME_POOLINGS", "WINDOW_POOLINGS", "dropout_generator"]
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def dropout_generator(generator):
+    """Draw this thread's dropout masks from ``generator`` inside the block.
+
+    The network's dropout uses this generator instead of torch's global one, so
+    batches split across threads draw reproducible masks whatever the scheduling.
+    """
+    previous = getattr(_local, "generator", None)
+    _local.generator = generator
+    try:
+        yield
+    finally:
+        _local.generator = previous
+
+
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout drawing from :func:`dropout_generator`'s generator (or torch's)."""
+    if not training or p == 0.0:
+        return x
+    if p >= 1.0:
+        return x * 0.0
+    generator = getattr(_local, "generator", None)
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
+    return x * keep.to(x.dtype) * (1.0 / (1.0 - p))
+
+
+class Dropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` whose masks come from :func:`dropout_generator`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _dropout(x, self.p, self.training)
+
+
+class _Conv1dMatmul(torch.autograd.Function):
+    """Zero-padded stride-1 ``conv1d`` as one batched matrix product plus shifted adds.
+
+    oneDNN's convolution is slow on CPU for many input channels and few output
+    channels with time contiguous in memory (96 mel bands -> 8 channels): this form
+    reads the input once per pass and is 2-4x faster there.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, padding):
+        out_channels, _, kernel = weight.shape
+        batch, _, n_in = x.shape
+        n_out = n_in + 2 * padding - kernel + 1
+        stacked = weight.permute(2, 0, 1).reshape(kernel * out_channels, -1)
+        z = torch.matmul(stacked, x).view(batch, kernel, out_channels, n_in)
+        out = bias.view(1, -1, 1).expand(batch, out_channels, n_out).contiguous()
+        for k in range(kernel):
+            # out[t] += z_k[t + k - padding] where the input index is in range
+            lo, hi = max(padding - k, 0), min(n_in + padding - k, n_out)
+            if hi > lo:
+                out[:, :, lo:hi] += z[:, k, :, lo + k - padding:hi + k - padding]
+        ctx.save_for_backward(x, weight)
+        ctx.padding = padding
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        padding = ctx.padding
+        out_channels, in_channels, kernel = weight.shape
+        batch, _, n_in = x.shape
+        n_out = grad_out.shape[-1]
+        # shifted[b, k, o, j] = grad_out[b, o, j - k + padding]: what input index j receives
+        shifted = grad_out.new_zeros(batch, kernel, out_channels, n_in)
+        for k in range(kernel):
+            lo, hi = max(padding - k, 0), min(n_in + padding - k, n_out)
+            if hi > lo:
+                shifted[:, k, :, lo + k - padding:hi + k - padding] = grad_out[:, :, lo:hi]
+        shifted = shifted.view(batch, kernel * out_channels, n_in)
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            stacked = weight.permute(2, 0, 1).reshape(kernel * out_channels, in_channels)
+            grad_x = torch.matmul(stacked.t(), shifted)
+        if ctx.needs_input_grad[1]:
+            grad_stacked = torch.matmul(shifted, x.transpose(1, 2)).sum(dim=0)
+            grad_weight = grad_stacked.view(kernel, out_channels, in_channels).permute(1, 2, 0)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(dim=(0, 2))
+        return grad_x, grad_weight, grad_bias, None
+
+
+class Conv1d(nn.Conv1d):
+    """:class:`torch.nn.Conv1d` with a faster float32 CPU path (same parameters).
+
+    Zero-padded, stride-1, undilated, ungrouped float32 convolutions on CPU outside
+    autocast run as :class:`_Conv1dMatmul`; everything else runs torch's kernel.
+    Outputs agree with ``torch.nn.functional.conv1d`` to float32 rounding.
+    """
+
+    def _conv_forward(self, x, weight, bias):
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and bias is not None
+                and self.stride == (1,) and self.dilation == (1,) and self.groups == 1
+                and self.padding_mode == "zeros" and isinstance(self.padding, tuple)
+                and not torch.is_autocast_enabled("cpu")):
+            return _Conv1dMatmul.apply(x, weight, bias, self.padding[0])
+        return super()._conv_forward(x, weight, bias)
+
+
+class MaxPoolReLU(nn.Module):
+    """Max-pool over time then ReLU: the same values as ReLU then max-pool, cheaper.
+
+    ReLU is monotonic, so it commutes with the maximum; pooling first halves the
+    ReLU's work, and a reshape-and-max is faster than ``max_pool1d`` on CPU.
+    Trailing frames that do not fill a pool are dropped, as in ``MaxPool1d``.
+    """
+
+    def __init__(self, pool_size: int):
+        super().__init__()
+        self.pool_size = pool_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pool_size
+        if x.shape[-1] < p:
+            raise ValueError(
+                f"a window is {x.shape[-1]} steps long at a pooling layer of size {p}: too "
+                "short for the network; use longer windows (MelWindower) or fewer layers.")
+        n = x.shape[-1] // p * p
+        return torch.relu(x[..., :n].unflatten(-1, (-1, p)).amax(dim=-1))
 
 TIME_POOLINGS = ("last", "mean", "attention")
 WINDOW_POOLINGS = ("mean", "max", "mean_proba")
@@ -85,10 +213,11 @@ class CRNN(nn.Module):
         layers = []
         in_channels = n_mels
         for out_channels in conv_channels:
+            # three entries per block keep the parameter names of conv, ReLU, pool
             layers += [
-                nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
-                nn.ReLU(),
-                nn.MaxPool1d(pool_size),
+                Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+                MaxPoolReLU(pool_size),
+                nn.Identity(),
             ]
             in_channels = out_channels
         self.conv = nn.Sequential(*layers)
@@ -103,9 +232,28 @@ class CRNN(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(hidden_size, dense_size),
             nn.ReLU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(dense_size, n_classes),
         )
+
+    def _run_lstm(self, x: torch.Tensor) -> torch.Tensor:
+        """The LSTM over ``x`` (N, time, features); dropout between layers via ``_dropout``.
+
+        Without dropout to apply, the fused multi-layer kernel runs; in training it runs
+        layer by layer (the same parameters) so the masks come from this thread's
+        :func:`dropout_generator` rather than torch's global generator.
+        """
+        lstm = self.lstm
+        if not (self.training and lstm.dropout > 0 and lstm.num_layers > 1):
+            return lstm(x)[0]
+        h0 = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+        for layer in range(lstm.num_layers):
+            weights = [getattr(lstm, f"{name}_l{layer}")
+                       for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            x = torch._VF.lstm(x, (h0, h0), weights, True, 1, 0.0, True, False, True)[0]
+            if layer < lstm.num_layers - 1:
+                x = _dropout(x, lstm.dropout, True)
+        return x
 
     def window_logits(self, X: torch.Tensor) -> torch.Tensor:
         """Return logits per window.
@@ -121,7 +269,7 @@ class CRNN(nn.Module):
         batch, n_windows, n_mels, n_frames = X.shape
         features = self.conv(X.reshape(batch * n_windows, n_mels, n_frames).float())
         # (N, channels, time) -> (N, time, channels): the LSTM runs over time, per window.
-        sequence, _ = self.lstm(features.transpose(1, 2))
+        sequence = self._run_lstm(features.transpose(1, 2))
         if self.time_pooling == "last":
             pooled = sequence[:, -1]
         elif self.time_pooling == "mean":

@@ -136,6 +136,7 @@ class CRNNTagger(CRNNClassifier):
         pos_weight=None,
         threshold=0.5,
         random_state=None,
+        n_jobs=None,
         device="cpu",
         verbose=1,
         **kwargs,
@@ -150,7 +151,7 @@ class CRNNTagger(CRNNClassifier):
             train_crop_frames=train_crop_frames, precision=precision,
             checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, patience=patience, random_state=random_state,
-            device=device, verbose=verbose, **kwargs)
+            n_jobs=n_jobs, device=device, verbose=verbose, **kwargs)
         del self.class_weight  # single-label only; the tagger has pos_weight
         self.pos_weight = pos_weight
         self.threshold = threshold

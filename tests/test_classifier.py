@@ -19,7 +19,7 @@ from skorch.callbacks import Callback
 from skorch.exceptions import DeviceWarning
 
 from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, SpectrogramError
-from sklearn_genre.nn import CRNN
+from sklearn_genre.nn import CRNN, MaxPoolReLU
 
 from .conftest import make_separable
 
@@ -31,7 +31,7 @@ def test_network_defaults_are_the_documented_ones():
     convs = [m for m in net.conv if isinstance(m, torch.nn.Conv1d)]
     assert [c.out_channels for c in convs] == [8, 16]
     assert all(c.kernel_size == (3,) for c in convs)
-    assert [m.kernel_size for m in net.conv if isinstance(m, torch.nn.MaxPool1d)] == [2, 2]
+    assert [m.pool_size for m in net.conv if isinstance(m, MaxPoolReLU)] == [2, 2]
     assert net.lstm.batch_first and net.lstm.hidden_size == 16 and net.lstm.num_layers == 3
     assert net.lstm.dropout == 0.5
     assert net.head[0].out_features == 32 and net.head[2].p == 0.5

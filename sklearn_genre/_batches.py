@@ -1,0 +1,77 @@
+"""Batches of an in-memory array without per-track collation.
+
+torch's ``DataLoader`` fetches a batch one track at a time and stacks the tracks:
+one copy of every batch into freshly allocated memory, which cost about as much as
+the network's whole forward pass at inference. :class:`ArrayBatches` slices the
+array instead: prediction batches are views (no copy) and training batches one
+gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+__all__ = ["ArrayBatches", "array_batches"]
+
+
+class ArrayBatches:
+    """Iterable of ``(X_batch, y_batch)`` tensors over rows of in-memory arrays.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_tracks, ...)]
+    y : np.ndarray [shape=(n_tracks, ...)] or None
+        None yields zeros as skorch's placeholder targets.
+    indices : np.ndarray [shape=(n_rows,)] or None
+        Rows to use (a :class:`torch.utils.data.Subset`'s), all by default.
+    batch_size : int
+    shuffle : bool
+        Draw a new order every pass from torch's global RNG (seeded fits stay
+        reproducible).
+    """
+
+    def __init__(self, X, y, indices, batch_size: int, shuffle: bool):
+        self.X, self.y = X, y
+        self.indices = np.arange(len(X)) if indices is None else np.asarray(indices)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return -(-len(self.indices) // self.batch_size)
+
+    def _rows(self, array, rows):
+        if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+            return array[rows[0]:rows[-1] + 1]  # a view
+        return array[rows]
+
+    def __iter__(self):
+        order = self.indices
+        if self.shuffle:
+            order = order[torch.randperm(len(order)).numpy()]
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            Xb = torch.from_numpy(np.ascontiguousarray(self._rows(self.X, rows)))
+            yb = (torch.zeros(len(rows)) if self.y is None
+                  else torch.as_tensor(np.ascontiguousarray(self._rows(self.y, rows))))
+            yield Xb, yb
+
+
+def array_batches(dataset, batch_size: int, shuffle: bool):
+    """An :class:`ArrayBatches` over a skorch ``Dataset`` of arrays (or a ``Subset``).
+
+    Returns None for any other dataset (lazy tracks, crops, custom datasets), which
+    then go through torch's ``DataLoader``.
+    """
+    indices = None
+    if isinstance(dataset, Subset):
+        indices, dataset = dataset.indices, dataset.dataset
+    if type(dataset) is not Dataset or not isinstance(dataset.X, np.ndarray):
+        return None
+    if dataset.y is not None and not isinstance(dataset.y, np.ndarray):
+        return None
+    if batch_size == -1:
+        batch_size = len(dataset) if indices is None else len(indices)
+    return ArrayBatches(dataset.X, dataset.y, indices, batch_size, shuffle)

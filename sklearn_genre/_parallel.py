@@ -1,0 +1,119 @@
+"""Split a batch across CPU threads: data parallelism inside one process.
+
+The CRNN's LSTM runs hundreds of small sequential steps; torch spreads each step's
+tiny matrix products over its intra-op threads and gains little from a second core
+(1.2x measured on 2 cores). Running halves of the batch in two threads, each with
+one intra-op thread, uses both cores fully (1.8x). Gradients are exact: each chunk's
+gradient is computed separately and the chunks are summed in a fixed order, so the
+result does not depend on which thread finishes first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from .nn import dropout_generator
+
+__all__ = ["chunked_backward", "chunked_forward", "resolve_n_jobs"]
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def _init_worker():
+    # per-thread settings: one intra-op thread, denormals flushed (2x LSTM backward)
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+
+
+def _pool(n_workers: int) -> ThreadPoolExecutor:
+    with _lock:
+        pool = _pools.get(n_workers)
+        if pool is None:
+            pool = _pools[n_workers] = ThreadPoolExecutor(
+                n_workers, thread_name_prefix="sklearn_genre", initializer=_init_worker)
+        return pool
+
+
+def _forget_pools():  # a forked child has the executors but not their threads
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def resolve_n_jobs(n_jobs) -> int:
+    """Number of chunks a batch is split into: ``None`` means torch's thread count."""
+    if n_jobs is None:
+        return max(torch.get_num_threads(), 1)
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be a positive integer, -1 or None, got 0.")
+    if n_jobs < 0:
+        return max((os.cpu_count() or 1) + 1 + n_jobs, 1)
+    return n_jobs
+
+
+def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seeds=None):
+    """Run ``forward`` on ``n_chunks`` slices of ``x`` (axis 0) in worker threads.
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(chunk) -> torch.Tensor`` (the caller's precision context included).
+    x : torch.Tensor [shape=(batch, ...)]
+    n_chunks : int
+    grad : bool
+        Record the autograd graph (training) or not (inference).
+    seeds : list of int or None
+        One dropout seed per chunk (see :func:`sklearn_genre.nn.dropout_generator`).
+
+    Returns
+    -------
+    outputs : list of torch.Tensor
+        One output per chunk, in order.
+    """
+    chunks = torch.tensor_split(x, n_chunks)
+    seeds = seeds if seeds is not None else [None] * len(chunks)
+
+    def run(chunk, seed):
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        with torch.set_grad_enabled(grad), dropout_generator(generator):
+            return forward(chunk)
+
+    return list(_pool(len(chunks)).map(run, chunks, seeds))
+
+
+def chunked_backward(outputs, grad_outputs, params):
+    """Gradients of ``params`` from each chunk's graph, computed in worker threads.
+
+    Parameters
+    ----------
+    outputs, grad_outputs : list of torch.Tensor
+        Each chunk's output and the loss gradient with respect to it.
+    params : list of torch.nn.Parameter
+
+    Returns
+    -------
+    grads : list of torch.Tensor or None
+        Per parameter, the sum over chunks in chunk order (None if unused).
+    """
+    def run(output, grad_output):
+        return torch.autograd.grad(output, params, grad_outputs=grad_output,
+                                   allow_unused=True)
+
+    per_chunk = list(_pool(len(outputs)).map(run, outputs, grad_outputs))
+    grads = []
+    for i in range(len(params)):
+        total = None
+        for chunk_grads in per_chunk:
+            g = chunk_grads[i]
+            if g is not None:
+                total = g if total is None else total + g
+        grads.append(total)
+    return grads

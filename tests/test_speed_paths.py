@@ -1,0 +1,146 @@
+"""The fast paths compute what the plain ones do: conv, pooling, threads, batches."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+from sklearn_genre import CRNNClassifier, CRNNTagger
+from sklearn_genre._batches import ArrayBatches, array_batches
+from sklearn_genre._parallel import resolve_n_jobs
+from sklearn_genre.nn import Conv1d, MaxPoolReLU, _Conv1dMatmul, dropout_generator
+
+from .conftest import make_separable
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 4, 9])
+@pytest.mark.parametrize("n_frames", [1, 5, 64])
+def test_matmul_conv_matches_torch_conv(kernel, n_frames):
+    conv = Conv1d(12, 5, kernel, padding=kernel // 2)
+    x = torch.randn(3, 12, n_frames, requires_grad=True)
+    ours = conv(x)
+    ref = F.conv1d(x, conv.weight, conv.bias, padding=kernel // 2)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad(ours, [x, conv.weight, conv.bias], g),
+                    torch.autograd.grad(ref, [x, conv.weight, conv.bias], g), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_conv_gradcheck_in_double():
+    w, b = torch.randn(3, 4, 3, dtype=torch.double), torch.randn(3, dtype=torch.double)
+    x = torch.randn(2, 4, 7, dtype=torch.double)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: _Conv1dMatmul.apply(x, w, b, 1),
+        (x.requires_grad_(), w.requires_grad_(), b.requires_grad_()))
+
+
+def test_conv_falls_back_to_torch_under_autocast_and_strides():
+    conv = Conv1d(4, 2, 3, padding=1, stride=2)
+    x = torch.randn(2, 4, 9)
+    torch.testing.assert_close(conv(x), F.conv1d(x, conv.weight, conv.bias, stride=2,
+                                                 padding=1))
+
+
+@pytest.mark.parametrize("n_frames", [8, 9, 2])
+def test_pool_then_relu_equals_relu_then_pool(n_frames):
+    x = torch.randn(2, 3, n_frames)
+    torch.testing.assert_close(MaxPoolReLU(2)(x), F.max_pool1d(torch.relu(x), 2))
+
+
+def test_too_short_window_is_a_clear_error():
+    with pytest.raises(ValueError, match="too short"):
+        MaxPoolReLU(2)(torch.randn(2, 3, 1))
+
+
+def test_dropout_masks_follow_the_thread_generator():
+    from sklearn_genre.nn import CRNN
+    net = CRNN(n_mels=8, n_classes=3).train()
+    x = torch.randn(4, 8, 40)
+    with dropout_generator(torch.Generator().manual_seed(5)):
+        a = net(x)
+    with dropout_generator(torch.Generator().manual_seed(5)):
+        b = net(x)
+    with dropout_generator(torch.Generator().manual_seed(6)):
+        c = net(x)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def _gradients(clf, X, y, n_jobs):
+    clf.set_params(n_jobs=n_jobs)
+    clf.module_.zero_grad(set_to_none=True)
+    with torch.random.fork_rng():
+        step = clf.train_step_single((torch.as_tensor(X), torch.as_tensor(y)))
+    return step["loss"].item(), {name: p.grad.clone() for name, p in
+                                 clf.module_.named_parameters()}
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "tagger"])
+def test_threaded_batch_gives_the_full_batch_gradient(rng, estimator):
+    """Without dropout, splitting a batch over threads changes nothing but rounding,
+    class weights included (the loss is taken over the whole batch)."""
+    X, labels = make_separable(rng, n_tracks=24, labels=("a", "b", "c"))
+    if estimator == "classifier":
+        clf = CRNNClassifier(max_epochs=1, train_split=None, verbose=0, random_state=0,
+                             class_weight={"a": 3.0}, module__dropout=0.0)
+        clf.fit(X, labels)
+        y = clf.label_encoder_.transform(labels)
+    else:
+        tags = [(label,) if i % 2 else (label, "x") for i, label in enumerate(labels)]
+        clf = CRNNTagger(max_epochs=1, train_split=None, verbose=0, random_state=0,
+                         pos_weight="balanced")
+        clf.fit(X, tags)
+        y = clf.binarizer_.transform(tags).astype(np.float32)
+    clf.module_.eval()  # no dropout anywhere: the two paths must agree
+    clf._set_training = lambda training=True: None
+    loss_1, grads_1 = _gradients(clf, X, y, 1)
+    loss_3, grads_3 = _gradients(clf, X, y, 3)
+    assert loss_1 == pytest.approx(loss_3, rel=1e-5)
+    for name, grad in grads_1.items():
+        torch.testing.assert_close(grads_3[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_threaded_fit_is_reproducible_and_predictions_do_not_depend_on_n_jobs(rng):
+    X, y = make_separable(rng, n_tracks=48)
+    fit = [CRNNClassifier(max_epochs=15, batch_size=16, verbose=0, random_state=1,
+                          n_jobs=2).fit(X, y) for _ in range(2)]
+    np.testing.assert_array_equal(fit[0].predict_proba(X), fit[1].predict_proba(X))
+    proba_2 = fit[0].predict_proba(X)
+    proba_1 = fit[0].set_params(n_jobs=1).predict_proba(X)
+    np.testing.assert_allclose(proba_1, proba_2, atol=1e-5)
+    assert fit[0].score(X, y) >= 0.9
+
+
+def test_n_jobs_validation():
+    assert resolve_n_jobs(3) == 3
+    assert resolve_n_jobs(-1) >= 1
+    assert resolve_n_jobs(None) == torch.get_num_threads()
+    with pytest.raises(ValueError, match="n_jobs"):
+        resolve_n_jobs(0)
+
+
+def test_array_batches_cover_every_row_once_and_pair_x_with_y():
+    X = np.arange(10, dtype=np.float32)[:, None] * np.ones((10, 3), np.float32)
+    y = np.arange(10)
+    batches = list(ArrayBatches(X, y, None, 4, shuffle=True))
+    assert [len(xb) for xb, _ in batches] == [4, 4, 2]
+    seen = np.concatenate([yb.numpy() for _, yb in batches])
+    assert sorted(seen) == list(range(10))
+    for xb, yb in batches:
+        np.testing.assert_array_equal(xb[:, 0].numpy(), yb.numpy())
+
+
+def test_array_batches_slice_views_in_order_and_handle_subsets():
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    batches = array_batches(Dataset(X), 4, shuffle=False)
+    xb, yb = next(iter(batches))
+    assert np.shares_memory(xb.numpy(), X) and yb.shape == (4,)
+    subset = array_batches(Subset(Dataset(X, np.arange(6)), [5, 1, 3]), -1, shuffle=False)
+    (xb, yb), = list(subset)
+    np.testing.assert_array_equal(yb.numpy(), [5, 1, 3])
+    np.testing.assert_array_equal(xb.numpy(), X[[5, 1, 3]])
+    assert array_batches(Dataset([X[0], X[1]]), 2, shuffle=False) is None  # lists: DataLoader
