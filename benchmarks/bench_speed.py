@@ -3,8 +3,12 @@
 Measures, on random 1400-frame inputs (the original project's clip length):
 - training throughput (clips/s) of ``CRNNClassifier`` with its defaults;
 - inference throughput (clips/s);
-- the wall-time ratio of a skorch-wrapped fit to a plain PyTorch loop doing the same
-  epochs with the same network, batch size, optimizer and data.
+- the wall-time ratio of a skorch-wrapped fit (``n_jobs=1``, one thread pool as in the
+  plain loop) to a plain PyTorch loop doing the same epochs with the same network,
+  batch size, optimizer and data;
+- variants: batch size, threads per batch (``n_jobs``), bfloat16, float16 storage;
+- float16 storage: its rounding error on dB mels and on predicted probabilities;
+- ``--seed-experiment``: the wall time of a seed-sized run, 3,600 clips x 100 epochs.
 
 Each figure is the median of ``--repeats`` runs measured in one process.
 
@@ -31,13 +35,14 @@ from sklearn_genre.nn import CRNN
 
 #: Settings compared at the same input size (batch = training batch size).
 VARIANTS = {
-    "float32, batch 32 (defaults)": {},
-    "float32, batch 64": {"batch_size": 64},
-    "float32, batch 256": {"batch_size": 256},
-    "bfloat16, batch 64": {"batch_size": 64, "precision": "bfloat16"},
-    "bfloat16, batch 256": {"batch_size": 256, "precision": "bfloat16"},
-    "float32, batch 64, last-step pooling": {"batch_size": 64,
-                                             "module__time_pooling": "last"},
+    "batch 32 (defaults)": {},
+    "batch 32, n_jobs=1 (one thread pool)": {"n_jobs": 1},
+    "batch 64": {"batch_size": 64},
+    "batch 64, n_jobs=1": {"batch_size": 64, "n_jobs": 1},
+    "batch 256 (the original's)": {"batch_size": 256},
+    "batch 64, float16 storage": {"batch_size": 64, "float16": True},
+    "batch 64, bfloat16": {"batch_size": 64, "precision": "bfloat16"},
+    "batch 256, bfloat16": {"batch_size": 256, "precision": "bfloat16"},
 }
 
 
@@ -62,6 +67,34 @@ def plain_loop(X, y, *, epochs, batch_size, lr, weight_decay, seed):
     return time.perf_counter() - start
 
 
+def float16_storage(clf, X):
+    """Rounding error of float16 storage on dB mels, and on a trained model's output."""
+    # dB mels span about -100..+40 dB: scale the random inputs to that range
+    mels = (X[:64] * 25.0 - 30.0).clip(-100, 40)
+    error = np.abs(mels.astype(np.float16).astype(np.float32) - mels)
+    proba32 = clf.predict_proba(X[:256])
+    proba16 = clf.predict_proba(X[:256].astype(np.float16))
+    return {"max_abs_error_db": round(float(error.max()), 4),
+            "median_abs_error_db": round(float(np.median(error)), 5),
+            "max_abs_proba_difference": float(np.abs(proba32 - proba16).max()),
+            "bytes_per_30s_clip": {"float32": 96 * 1406 * 4, "float16": 96 * 1406 * 2}}
+
+
+def seed_experiment(n_clips=3600, epochs=100, n_frames=1400, batch_size=64):
+    """Wall time of the original project's experiment size with the default network."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n_clips, 96, n_frames)).astype(np.float16)  # 0.97 GB
+    y = np.array([f"genre{k}" for k in np.arange(n_clips) % 11])
+    clf = CRNNClassifier(max_epochs=epochs, batch_size=batch_size, train_split=None,
+                         verbose=0, random_state=0)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    seconds = time.perf_counter() - start
+    return {"n_clips": n_clips, "epochs": epochs, "batch_size": batch_size,
+            "storage": "float16", "seconds": round(seconds, 1),
+            "clips_per_s": round(n_clips * epochs / seconds, 1)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-clips", type=int, default=512)
@@ -70,6 +103,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--seed-experiment", action="store_true",
+                        help="also time 3,600 clips x 100 epochs (about 5 minutes)")
     parser.add_argument("--out", default="benchmarks/results/speed.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -82,7 +117,7 @@ def main(argv=None):
     skorch_times, plain_times, infer_times = [], [], []
     for repeat in range(args.repeats):
         clf = CRNNClassifier(max_epochs=args.epochs, batch_size=args.batch_size,
-                             train_split=None, verbose=0, random_state=repeat)
+                             train_split=None, verbose=0, random_state=repeat, n_jobs=1)
         start = time.perf_counter()
         clf.fit(X, labels)
         skorch_times.append(time.perf_counter() - start)
@@ -92,22 +127,27 @@ def main(argv=None):
         clf.predict_proba(X)
         infer_times.append(time.perf_counter() - start)
 
+    X16 = X.astype(np.float16)
     variants = {}
     for name, params in VARIANTS.items():
+        params = dict(params)
+        data = X16 if params.pop("float16", False) else X
         train_t, infer_t = [], []
         for repeat in range(args.repeats):
             clf = CRNNClassifier(max_epochs=args.epochs, train_split=None, verbose=0,
                                  random_state=repeat, **params)
             start = time.perf_counter()
-            clf.fit(X, labels)
+            clf.fit(data, labels)
             train_t.append(time.perf_counter() - start)
             start = time.perf_counter()
-            clf.predict_proba(X)
+            clf.predict_proba(data)
             infer_t.append(time.perf_counter() - start)
         variants[name] = {
             "train_clips_per_s": round(args.n_clips * args.epochs / float(np.median(train_t)), 1),
             "inference_clips_per_s": round(args.n_clips / float(np.median(infer_t)), 1)}
 
+    float16 = float16_storage(clf, X)
+    seed_run = seed_experiment() if args.seed_experiment else None
     n_seen = args.n_clips * args.epochs
     results = {
         "n_clips": args.n_clips, "n_frames": args.n_frames, "epochs": args.epochs,
@@ -120,6 +160,8 @@ def main(argv=None):
         "inference_clips_per_s": round(args.n_clips / float(np.median(infer_times)), 1),
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
         "variants": variants,
+        "float16_storage": float16,
+        "seed_experiment": seed_run,
     }
     print("| figure | value |\n|---|---|")
     for key, value in results.items():
@@ -128,6 +170,9 @@ def main(argv=None):
     print("\n| variant | train clips/s | inference clips/s |\n|---|---|---|")
     for name, figures in variants.items():
         print(f"| {name} | {figures['train_clips_per_s']} | {figures['inference_clips_per_s']} |")
+    print("\nfloat16 storage:", float16)
+    if seed_run:
+        print("seed-sized experiment:", seed_run)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

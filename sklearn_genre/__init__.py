@@ -13,7 +13,7 @@ from .persistence import UnsafeModelError, load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline, make_tagging_pipeline
 from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
-from .transformers import MelNormalizer, MelTrimmer, MelWindower
+from .transformers import LazyWindows, MelNormalizer, MelTrimmer, MelWindower
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,7 @@ __all__ = [
     "MelStatistics",
     "MelTrimmer",
     "MelWindower",
+    "LazyWindows",
     "SpectrogramError",
     "UnsafeModelError",
     "check_spectrograms",

@@ -39,11 +39,42 @@ class LazyTracks(Sequence):
     ----------
     source : sequence of np.ndarray [shape=(n_mels, n_frames_i)]
     transform : callable ``(track, index) -> track`` or None
+    frame_local : bool, default=False
+        The transform works frame by frame (a check, a fitted per-band scaling), so it
+        may be applied to excerpts of a track instead of the whole track:
+        :meth:`read_excerpts` then reads only the excerpts from a memory-mapped file.
     """
 
-    def __init__(self, source, transform=None):
+    def __init__(self, source, transform=None, frame_local: bool = False):
         self.source = source
         self.transform = transform
+        self.frame_local = frame_local
+
+    def read_excerpts(self, index: int, cut):
+        """Return ``cut(track)`` for track ``index``, transformed excerpt by excerpt.
+
+        Parameters
+        ----------
+        index : int
+        cut : callable ``(track) -> list of np.ndarray [shape=(n_mels, n_frames_j)]``
+            Applied to the untransformed track when every transform down the chain is
+            frame-local (only the excerpts are read from disk), else to the track.
+
+        Returns
+        -------
+        excerpts : list of np.ndarray
+        """
+        if self.transform is None:
+            track = self.source[index]
+            return cut(track) if not isinstance(self.source, LazyTracks) \
+                else self.source.read_excerpts(index, cut)
+        if not self.frame_local:
+            return cut(self[index])
+        if isinstance(self.source, LazyTracks):
+            excerpts = self.source.read_excerpts(index, cut)
+        else:
+            excerpts = cut(self.source[index])
+        return [self.transform(excerpt, index) for excerpt in excerpts]
 
     @property
     def shape(self):
@@ -59,7 +90,7 @@ class LazyTracks(Sequence):
         if isinstance(key, int | np.integer):
             track = self.source[int(key)]
             return track if self.transform is None else self.transform(track, int(key))
-        return LazyTracks(subset_tracks(self.source, key), self.transform)
+        return LazyTracks(subset_tracks(self.source, key), self.transform, self.frame_local)
 
     def __repr__(self):
         return f"LazyTracks({len(self)} tracks)"
@@ -266,7 +297,7 @@ np.ndarray [shape=(n_mels, n_frames_i)]
                     min_frames=min_frames, estimator_name=estimator_name)
     if not isinstance(X, list | tuple | np.ndarray):
         # lazy container: each track is checked when it is read, nothing is held
-        return LazyTracks(X, check)
+        return LazyTracks(X, check, frame_local=min_frames <= 1)
     return [first] + [check(X[index], index) for index in range(1, n_tracks)]
 
 
@@ -303,9 +334,17 @@ def check_windows(X, *, n_mels: int | None = None, dtype=None, estimator_name=No
 
     Returns
     -------
-    X_checked : np.ndarray [shape=(n_tracks, n_windows, n_mels, window_frames)]
+    X_checked : np.ndarray [shape=(n_tracks, n_windows, n_mels, window_frames)] \
+or LazyWindows
         Always 4-D: 3-D input becomes one window per track.
+        :class:`~sklearn_genre.transformers.LazyWindows` stay lazy (their windows are
+        checked when read; track 0 is read now).
     """
+    if hasattr(X, "windower") and isinstance(X, LazyTracks):  # LazyWindows: stays lazy
+        if len(X) == 0:
+            raise SpectrogramError("X holds no tracks.")
+        _check_n_mels(X[0].shape[1], n_mels, None, "X", estimator_name)
+        return X
     if not isinstance(X, np.ndarray) or X.dtype == object:
         if hasattr(X, "detach"):
             X = X.detach().cpu().numpy()

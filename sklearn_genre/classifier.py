@@ -9,6 +9,7 @@ import tempfile
 from numbers import Integral
 from pathlib import Path
 
+import joblib
 import numpy as np
 import torch
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -19,8 +20,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring
-from skorch.dataset import ValidSplit
-from skorch.dataset import unpack_data
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import is_dataset, to_tensor
 from torch.utils.data import Dataset, Subset
 
@@ -64,9 +64,15 @@ class TrainingCheckpoint(Callback):
     """Save the training state every ``every`` epochs; resume from it at the next fit.
 
     The state (module parameters, optimizer, history, torch RNG state) is written to a
-    temporary folder that then replaces ``dirname/state`` by renames, so a process killed
-    at any moment leaves either the previous complete state or the new one. Restoring the
-    RNG state makes a resumed fit end with the same model as an uninterrupted one.
+    temporary folder that then replaces ``dirname/<fit>/state`` by renames, so a process
+    killed at any moment leaves either the previous complete state or the new one.
+    Restoring the RNG state makes a resumed fit end with the same model as an
+    uninterrupted one.
+
+    ``<fit>`` is a fingerprint of the estimator's parameters and of the training data
+    (number of tracks, labels, first and last track): the parallel fits of a
+    ``GridSearchCV`` (other parameters or other folds) never share a state, and only
+    the same fit on the same data resumes.
 
     Parameters
     ----------
@@ -78,14 +84,31 @@ class TrainingCheckpoint(Callback):
         self.dirname = dirname
         self.every = every
 
+    @staticmethod
+    def fingerprint(net, X=None, y=None) -> str:
+        """A short hash naming one fit: parameters and training data."""
+        ignore = {"verbose", "n_jobs", "callbacks", "checkpoint_dir", "checkpoint_every"}
+        params = {k: v for k, v in net.get_params(deep=False).items()
+                  if k not in ignore and not k.startswith(("callbacks__", "_"))}
+        data = [len(X) if X is not None else None, None if y is None else np.asarray(y)]
+        if isinstance(X, np.ndarray) and len(X):
+            data.append(X[[0, -1]])
+        elif X is not None and hasattr(X, "source") and hasattr(X.source, "paths"):
+            data.append(list(X.source.paths))
+        return joblib.hash((sorted(params.items(), key=lambda kv: kv[0]), data))[:16]
+
+    def _base(self):
+        return Path(self.dirname) / self.fit_id_
+
     def _state_dir(self):
-        base = Path(self.dirname)
+        base = self._base()
         for name in ("state", "state.old"):  # "state.old" only exists mid-swap
             if (base / name / "complete").exists():
                 return base / name
         return None
 
-    def on_train_begin(self, net, **kwargs):
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.fit_id_ = self.fingerprint(net, X, y)
         state = self._state_dir()
         if state is None:
             return
@@ -97,7 +120,7 @@ class TrainingCheckpoint(Callback):
         epoch = len(net.history)
         if epoch % self.every and epoch != net.max_epochs:
             return
-        base = Path(self.dirname)
+        base = self._base()
         base.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=base, prefix=".state-"))
         net.save_params(f_params=tmp / "params.pt", f_optimizer=tmp / "optimizer.pt",
@@ -378,8 +401,8 @@ class CRNNClassifier(NeuralNetClassifier):
         """How many threads share this batch (1: torch's own threading)."""
         if fit_params or not isinstance(x, (torch.Tensor, np.ndarray)):
             return 1
-        if not str(self.device).startswith("cpu"):
-            return 1
+        if not str(self.device).startswith("cpu") or getattr(self, "accelerator", None):
+            return 1  # GPUs, and processes under accelerate (DDP), run whole batches
         return min(resolve_n_jobs(self.n_jobs), len(x))
 
     def _infer_one(self, x, **fit_params):
@@ -442,7 +465,8 @@ class CRNNClassifier(NeuralNetClassifier):
         prefix = "iterator_train" if training else "iterator_valid"
         params = self.get_params_for(prefix)
         iterator = self.iterator_train if training else self.iterator_valid
-        if iterator is torch.utils.data.DataLoader and set(params) <= {"batch_size", "shuffle"}:
+        if (iterator is torch.utils.data.DataLoader and set(params) <= {"batch_size", "shuffle"}
+                and getattr(self, "accelerator", None) is None):  # accelerate shards loaders
             batches = array_batches(dataset, params.get("batch_size", self.batch_size),
                                     shuffle=bool(params.get("shuffle", False)))
             if batches is not None:
@@ -535,7 +559,7 @@ class CRNNClassifier(NeuralNetClassifier):
                 "least 2 classes."
             )
         self.label_encoder_ = encoder
-        self.n_mels_ = X.shape[2]
+        self.n_mels_ = X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1]
         y_encoded = encoder.transform(y).astype(np.int64)
         self.class_weight_ = self._compute_class_weight(y_encoded, len(encoder.classes_))
         # drawn once per fit: a RandomState instance advances once, not per use
@@ -611,7 +635,10 @@ class CRNNClassifier(NeuralNetClassifier):
         size = getattr(self, "iterator_valid__batch_size", None) or self.batch_size
         with torch.no_grad(), _flush_denormal(), self._autocast():
             for start in range(0, len(X), size):
-                batch = torch.as_tensor(X[start:start + size]).to(self.device)
+                batch = X[start:start + size]
+                if not isinstance(batch, np.ndarray):  # LazyWindows: read the tracks now
+                    batch = np.stack([batch[i] for i in range(len(batch))])
+                batch = torch.as_tensor(batch).to(self.device)
                 logits = self.module_.window_logits(batch)
                 batches.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         proba = np.concatenate(batches).astype(np.float64)

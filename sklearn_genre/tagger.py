@@ -266,7 +266,7 @@ class CRNNTagger(CRNNClassifier):
         """
         X = check_windows(X, estimator_name=type(self).__name__)
         Y = self._encode(y, len(X))
-        self.n_mels_ = X.shape[2]
+        self.n_mels_ = X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1]
         self.pos_weight_ = self._compute_pos_weight(Y)
         if not (self.threshold == "tune" or
                 (isinstance(self.threshold, int | float) and 0 < self.threshold < 1)):

@@ -10,13 +10,14 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import LazyTracks, check_spectrograms
+from ._validation import LazyTracks, check_spectrograms, subset_tracks
 
-__all__ = ["MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
+__all__ = ["LazyWindows", "MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
 
 _PAD_MODES = {"constant", "edge", "wrap", "reflect"}
 
@@ -282,7 +283,10 @@ list of np.ndarray [shape=(n_mels, n_frames_i), dtype=float32]
                 return ((X - self.mean_) / self.scale_).astype(np.float32, copy=False)
             return np.stack([self._normalize(track) for track in X])
         if isinstance(X, LazyTracks):  # streamed: each track normalized when read
-            return LazyTracks(X, self._normalize)
+            # fitted per-band statistics work frame by frame: windows cut from a lazy
+            # dump afterwards only read their own frames from disk
+            return LazyTracks(X, self._normalize,
+                              frame_local=self.scope in ("band", "global"))
         return [self._normalize(track) for track in X]
 
     def __sklearn_tags__(self):
@@ -319,6 +323,62 @@ def window_starts(n_frames: int, n_windows: int, window_frames: int) -> np.ndarr
     return np.round(np.linspace(0, last, n_windows)).astype(np.int64)
 
 
+class _ShortTrack(Exception):
+    pass
+
+
+class LazyWindows(LazyTracks):
+    """The windows of each track, cut only when the track is read.
+
+    What :class:`MelWindower` returns for lazily loaded tracks (and, with
+    ``train_offsets="random"``, from ``fit_transform``): indexing with an int loads
+    one track and returns its windows ``(n_windows, n_mels, window_frames)``, so a
+    classifier's ``DataLoader`` (with workers, ``iterator_train__num_workers``) streams
+    a data set larger than memory. With ``random=True`` every read draws new window
+    offsets from torch's RNG (seeded fits stay reproducible, DataLoader workers
+    included): each epoch sees other windows of every track.
+
+    Parameters
+    ----------
+    source : sequence of np.ndarray [shape=(n_mels, n_frames_i)]
+    windower : MelWindower
+    random : bool, default=False
+    """
+
+    def __init__(self, source, windower, random: bool = False):
+        super().__init__(source, None)
+        self.windower = windower
+        self.random = random
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]
+        if isinstance(key, int | np.integer):
+            return self._read(int(key))
+        return LazyWindows(subset_tracks(self.source, key), self.windower, self.random)
+
+    def _read(self, index: int) -> np.ndarray:
+        windower = self.windower
+
+        def cut_long(track):
+            if track.shape[1] < windower.window_frames:
+                raise _ShortTrack  # padding depends on the transformed track
+            return list(windower._cut(track, random=self.random))
+
+        if isinstance(self.source, LazyTracks):
+            try:
+                return np.stack(self.source.read_excerpts(index, cut_long)
+                                ).astype(np.float32, copy=False)
+            except _ShortTrack:
+                pass
+        return windower._cut(self.source[index], random=self.random)
+
+    def __repr__(self):
+        kind = "random" if self.random else "evenly spread"
+        return (f"LazyWindows({len(self)} tracks x {self.windower.n_windows} {kind} windows "
+                f"of {self.windower.window_frames} frames)")
+
+
 class MelWindower(_StatelessSpectrogramTransformer):
     """Cut each track into windows spread evenly over the whole track.
 
@@ -335,11 +395,22 @@ class MelWindower(_StatelessSpectrogramTransformer):
         How a track shorter than one window is extended (see :class:`MelTrimmer`).
     pad_value : float or "min", default="min"
         Fill value for ``pad_mode="constant"``; ``"min"`` is the track's minimum.
+    train_offsets : {"even", "random"}, default="even"
+        ``"random"``: ``fit_transform`` (what a Pipeline's ``fit`` calls) returns
+        :class:`LazyWindows` that draw new random window offsets at every read, so the
+        classifier trains on other windows of each track every epoch (augmentation);
+        ``transform`` (prediction) always spreads the windows evenly.
 
     Attributes
     ----------
     n_mels_ : int
         Number of mel bands seen in ``fit``.
+
+    Notes
+    -----
+    Lazily loaded tracks (:class:`sklearn_genre.datasets.LazyMelList`, or the output of
+    :class:`MelNormalizer` on them) give :class:`LazyWindows`, never a dense array: only
+    the tracks of the current batch are in memory. See docs/scaling.md.
 
     Examples
     --------
@@ -355,14 +426,16 @@ class MelWindower(_StatelessSpectrogramTransformer):
         "window_frames": [Interval(Integral, 1, None, closed="left")],
         "pad_mode": [StrOptions(_PAD_MODES)],
         "pad_value": [StrOptions({"min"}), Real],
+        "train_offsets": [StrOptions({"even", "random"})],
     }
 
     def __init__(self, n_windows=8, window_frames=256, *, pad_mode="constant",
-                 pad_value="min"):
+                 pad_value="min", train_offsets="even"):
         self.n_windows = n_windows
         self.window_frames = window_frames
         self.pad_mode = pad_mode
         self.pad_value = pad_value
+        self.train_offsets = train_offsets
 
     def window_starts(self, n_frames: int) -> np.ndarray:
         """Return the start frames of the windows of a track of ``n_frames`` frames.
@@ -384,16 +457,49 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         Returns
         -------
         X_windows : np.ndarray [shape=(n_tracks, n_windows, n_mels, window_frames), \
-dtype=float32]
+dtype=float32] or LazyWindows
+            Lazy input gives :class:`LazyWindows` (windows cut when read).
         """
         self._validate_params()
         X = check_spectrograms(X, n_mels=getattr(self, "n_mels_", None),
                                estimator_name=type(self).__name__)
+        if isinstance(X, LazyTracks):
+            return LazyWindows(X, self)
         n_mels = X[0].shape[0]
         out = np.empty((len(X), self.n_windows, n_mels, self.window_frames), dtype=np.float32)
         for i, track in enumerate(X):
-            track = _pad_frames(track, self.window_frames, mode=self.pad_mode,
-                                value=self.pad_value, where="end")
-            for w, start in enumerate(self.window_starts(track.shape[1])):
-                out[i, w] = track[:, start:start + self.window_frames]
+            out[i] = self._cut(track)
         return out
+
+    def fit_transform(self, X, y=None):
+        """Fit, then return windows: random ones, redrawn at every read, when
+        ``train_offsets="random"``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
+np.ndarray [shape=(n_mels, n_frames_i)]
+        y : ignored
+
+        Returns
+        -------
+        X_windows : np.ndarray [shape=(n_tracks, n_windows, n_mels, window_frames)] \
+or LazyWindows
+        """
+        self.fit(X)
+        if self.train_offsets != "random":
+            return self.transform(X)
+        X = check_spectrograms(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
+        return LazyWindows(X, self, random=True)
+
+    def _cut(self, track, random: bool = False) -> np.ndarray:
+        """Windows ``(n_windows, n_mels, window_frames)`` of one track, float32."""
+        track = _pad_frames(track, self.window_frames, mode=self.pad_mode,
+                            value=self.pad_value, where="end")
+        if random:
+            starts = torch.randint(0, track.shape[1] - self.window_frames + 1,
+                                   (self.n_windows,)).numpy()
+        else:
+            starts = self.window_starts(track.shape[1])
+        return np.stack([track[:, start:start + self.window_frames] for start in starts]
+                        ).astype(np.float32, copy=False)

@@ -33,6 +33,8 @@ def test_bench_speed_quick(tmp_path, capsys):
     assert saved == results
     assert saved["train_clips_per_s"] > 0 and saved["inference_clips_per_s"] > 0
     assert saved["skorch_over_plain_ratio"] > 0  # timing goals live in the full benchmark
+    assert saved["float16_storage"]["max_abs_error_db"] < 0.07  # half a step of float16 at 64 dB
+    assert set(saved["variants"]) == set(_load("bench_speed").VARIANTS)
     assert "| skorch_over_plain_ratio |" in capsys.readouterr().out
 
 
@@ -80,3 +82,12 @@ def test_compare_multilabel_quick(tmp_path):
     assert len(record["tags"]) >= 2
     for row in record["results"]:
         assert 0 <= row["roc_auc"] <= 1 and 0 <= row["pr_auc"] <= 1
+
+
+def test_bench_out_of_core_quick(tmp_path):
+    results = _run("bench_out_of_core", "--quick", "--dump-dir", str(tmp_path / "dump"),
+                   "--out", str(tmp_path / "ooc.json"))
+    assert results["n_tracks"] == 24 and results["dump_gb"] >= 0
+    for mode in ("out_of_core", "in_memory"):
+        assert results[mode]["tracks_per_s"] > 0 and results[mode]["peak_rss_mb"] > 0
+    assert results["throughput_ratio"] > 0

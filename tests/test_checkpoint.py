@@ -48,8 +48,8 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     deadline = time.time() + 300
     done_epochs = 0
     while time.time() < deadline and done_epochs < 4:
-        marker = checkpoint / "state" / "complete"
-        if marker.exists():
+        marker = next(iter(checkpoint.glob("*/state/complete")), None)
+        if marker is not None and marker.exists():
             try:
                 done_epochs = int(marker.read_text() or 0)
             except (OSError, ValueError):
@@ -59,9 +59,10 @@ def test_killed_training_resumes_to_the_same_model(tmp_path):
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
     assert not (tmp_path / "victim.npy").exists()
-    saved = json.loads((checkpoint / "state" / "history.json").read_text()) \
-        if (checkpoint / "state").exists() else \
-        json.loads((checkpoint / "state.old" / "history.json").read_text())
+    fit_dir, = checkpoint.iterdir()  # one fit, one fingerprint folder
+    saved = json.loads((fit_dir / "state" / "history.json").read_text()) \
+        if (fit_dir / "state").exists() else \
+        json.loads((fit_dir / "state.old" / "history.json").read_text())
     assert 4 <= len(saved) < epochs  # interrupted part-way
 
     resumed = _start(tmp_path, checkpoint, epochs, tmp_path / "resumed.npy")
@@ -78,8 +79,9 @@ def test_checkpoint_every_n_epochs_and_complete_run(tmp_path, separable):
     X, y = separable
     clf = CRNNClassifier(max_epochs=5, checkpoint_dir=tmp_path, checkpoint_every=2,
                          verbose=0, random_state=0, patience=None).fit(X, y)
-    assert (tmp_path / "state" / "complete").read_text() == "5"  # last epoch saved too
-    assert not list(tmp_path.glob(".state-*")) and not (tmp_path / "state.old").exists()
+    fit_dir, = tmp_path.iterdir()
+    assert (fit_dir / "state" / "complete").read_text() == "5"  # last epoch saved too
+    assert not list(fit_dir.glob(".state-*")) and not (fit_dir / "state.old").exists()
     again = CRNNClassifier(max_epochs=5, checkpoint_dir=tmp_path, checkpoint_every=2,
                            verbose=0, random_state=0, patience=None).fit(X, y)
     assert len(again.history_) == 5  # nothing left to train
@@ -91,3 +93,25 @@ def separable(rng):
     from .conftest import make_separable
 
     return make_separable(rng)
+
+
+def test_parallel_fits_never_share_a_checkpoint(tmp_path, separable):
+    """GridSearchCV's fits (other parameters, other folds) get their own state folders;
+    only the same fit on the same data resumes."""
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from sklearn_genre import CRNNClassifier
+
+    X, y = separable
+    search = GridSearchCV(
+        CRNNClassifier(max_epochs=2, checkpoint_dir=tmp_path, verbose=0, random_state=0,
+                       patience=None),
+        {"lr": [0.01, 0.003]}, cv=StratifiedKFold(2), n_jobs=2).fit(X, y)
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert len(folders) == 2 * 2 + 1  # 2 candidates x 2 folds, plus the refit
+    assert all((tmp_path / f / "state" / "complete").read_text() == "2" for f in folders)
+    refit = CRNNClassifier(max_epochs=2, checkpoint_dir=tmp_path, verbose=0, random_state=0,
+                           patience=None, lr=search.best_params_["lr"]).fit(X, y)
+    assert len(list(tmp_path.iterdir())) == len(folders)  # resumed the refit's state
+    np.testing.assert_array_equal(refit.predict_proba(X),
+                                  search.best_estimator_.predict_proba(X))

@@ -1,0 +1,229 @@
+"""Out-of-core training: peak memory and throughput against in-memory training.
+
+Generates (once, cached in ``--dump-dir``) a dump of full-length float32 ``.npy`` mels,
+one per track, with durations drawn from the MTG-Jamendo metadata when
+``--splits-dir`` is given (else around 4 minutes), then trains the default genre
+pipeline's network for ``--epochs`` epochs two ways on the same tracks:
+
+- out of core: ``LazyMelList`` -> ``MelNormalizer(scope="band")`` (fitted on a sample)
+  -> ``MelWindower(train_offsets="random")`` -> ``CRNNClassifier`` reading through a
+  ``DataLoader`` with ``--workers`` worker processes; new random windows every epoch,
+  only the windows' frames read from disk;
+- in memory: the same windows cut once and held as one array (the windows of
+  ``--in-memory-tracks`` tracks, as many as fit in RAM).
+
+Reports throughput (tracks/s, median over epochs after the first) and the peak RSS of
+the training process plus its workers (sampled every 50 ms).
+
+Usage::
+
+    python benchmarks/bench_out_of_core.py --n-tracks 10000 --dump-dir /tmp/oocdump \\
+        --splits-dir ../shared/data/mtg-jamendo
+    python benchmarks/bench_out_of_core.py --quick     # seconds, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import torch
+from skorch.callbacks import Callback
+
+from sklearn_genre import MelNormalizer, MelWindower, make_genre_pipeline
+from sklearn_genre.datasets import LazyMelList
+from sklearn_genre.datasets._mtg import read_mtg_tsv
+
+FRAMES_PER_S = 12000 / 256
+
+
+class PeakRSS:
+    """Peak resident memory of this process and its children, sampled in a thread."""
+
+    def __init__(self, interval=0.05):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    def _sample(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class EpochTimes(Callback):
+    def initialize(self):
+        self.times = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, net, **kwargs):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def durations(n_tracks, splits_dir, rng):
+    if splits_dir:
+        tsvs = sorted(Path(splits_dir).rglob("*.tsv"))
+        seconds = np.concatenate([read_mtg_tsv(p)["DURATION"].to_numpy(float) for p in tsvs])
+        seconds = seconds[(seconds > 10) & (seconds < 1200)]
+        return rng.choice(seconds, n_tracks)
+    return rng.normal(240, 60, n_tracks).clip(30, 900)
+
+
+def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
+    """Write (or reuse) ``n_tracks`` random dB mels; return paths and labels."""
+    done = dump_dir / f"complete-{n_tracks}.json"
+    if done.exists():
+        meta = json.loads(done.read_text())
+        return [dump_dir / p for p in meta["paths"]], np.array(meta["labels"])
+    dump_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    seconds = durations(n_tracks, splits_dir, rng)
+    paths, labels = [], []
+    for i, s in enumerate(seconds):
+        n_frames = int(s * FRAMES_PER_S)
+        mel = rng.standard_normal((n_mels, n_frames), dtype=np.float32)
+        mel *= 10.0
+        mel -= 40.0
+        label = i % 8
+        mel[label * 12:(label + 1) * 12] += 6.0 * np.sign(np.sin(np.arange(n_frames) / 5.0))
+        path = dump_dir / f"{i:06d}.npy"
+        np.save(path, mel)
+        paths.append(path.name)
+        labels.append(f"genre{label}")
+    done.write_text(json.dumps({"paths": paths, "labels": labels,
+                                "bytes": int(sum((dump_dir / p).stat().st_size
+                                                 for p in paths))}))
+    return [dump_dir / p for p in paths], np.array(labels)
+
+
+def pipeline(epochs, workers, timer, n_windows, window_frames):
+    pipe = make_genre_pipeline(
+        norm__scope="band", window__n_windows=n_windows,
+        window__window_frames=window_frames, window__train_offsets="random",
+        clf__max_epochs=epochs, clf__train_split=None, clf__batch_size=32,
+        clf__train_crop_frames=None, clf__random_state=0, clf__verbose=0,
+        clf__callbacks=[("timer", timer)])
+    if workers:
+        pipe.set_params(clf__iterator_train__num_workers=workers,
+                        clf__iterator_train__persistent_workers=True,
+                        clf__iterator_train__prefetch_factor=4)
+    return pipe
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-tracks", type=int, default=10000)
+    parser.add_argument("--in-memory-tracks", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--n-windows", type=int, default=4)
+    parser.add_argument("--window-frames", type=int, default=352)
+    parser.add_argument("--dump-dir", default=None)
+    parser.add_argument("--splits-dir", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--out", default="benchmarks/results/out_of_core.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_tracks = args.in_memory_tracks = 24
+        args.epochs, args.workers, args.window_frames = 2, 1, 64
+    dump_dir = Path(args.dump_dir or tempfile.mkdtemp(prefix="sgdump-"))
+    start = time.perf_counter()
+    paths, y = make_dump(dump_dir, args.n_tracks, args.splits_dir)
+    dump_bytes = sum(p.stat().st_size for p in paths)
+    print(f"dump: {len(paths)} tracks, {dump_bytes / 1e9:.1f} GB "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    lazy = LazyMelList(paths)
+    sample = lazy[np.linspace(0, len(lazy) - 1, min(200, len(lazy))).astype(int)]
+
+    timer = EpochTimes()
+    with PeakRSS() as rss:
+        pipe = pipeline(args.epochs, args.workers, timer, args.n_windows, args.window_frames)
+        pipe.set_params(norm=_Prefitted(MelNormalizer(scope="band").fit(sample)))
+        pipe.fit(lazy, y)
+    lazy_times = timer.times
+    lazy_result = {
+        "tracks_per_s": round(len(y) / float(np.median(lazy_times[1:] or lazy_times)), 1),
+        "epoch_seconds": [round(t, 1) for t in lazy_times],
+        "peak_rss_mb": round(rss.peak / 2**20), "workers": args.workers}
+    print("out of core:", lazy_result, flush=True)
+
+    n_mem = min(args.in_memory_tracks, len(y))
+    norm = _Prefitted(MelNormalizer(scope="band").fit(sample)).fit(None)
+    windower = MelWindower(args.n_windows, args.window_frames).fit(lazy[:1])
+    windows = windower.transform(norm.transform(lazy[:n_mem]))
+    X_mem = np.empty((n_mem, args.n_windows, 96, args.window_frames), np.float32)
+    for i in range(n_mem):
+        X_mem[i] = windows[i]
+    timer = EpochTimes()
+    with PeakRSS() as rss:
+        clf = pipeline(args.epochs, 0, timer, args.n_windows, args.window_frames)[-1]
+        clf.fit(X_mem, y[:n_mem])
+    mem_result = {
+        "tracks_per_s": round(n_mem / float(np.median(timer.times[1:] or timer.times)), 1),
+        "epoch_seconds": [round(t, 1) for t in timer.times],
+        "peak_rss_mb": round(rss.peak / 2**20), "n_tracks": n_mem,
+        "array_gb": round(X_mem.nbytes / 1e9, 2)}
+    print("in memory:", mem_result, flush=True)
+
+    results = {
+        "n_tracks": len(y), "dump_gb": round(dump_bytes / 1e9, 1),
+        "mean_track_minutes": round(float(np.mean([np.load(p, mmap_mode="r").shape[1]
+                                                   for p in paths[:500]])) / FRAMES_PER_S
+                                    / 60, 2),
+        "epochs": args.epochs, "n_windows": args.n_windows,
+        "window_frames": args.window_frames, "batch_size": 32,
+        "out_of_core": lazy_result, "in_memory": mem_result,
+        "throughput_ratio": round(lazy_result["tracks_per_s"] / mem_result["tracks_per_s"], 3),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "machine": f"{platform.processor() or platform.machine()}, "
+                   f"{psutil.cpu_count()} cores, torch {torch.__version__}",
+    }
+    print("| figure | out of core | in memory |\n|---|---|---|")
+    for key in ("tracks_per_s", "peak_rss_mb"):
+        print(f"| {key} | {lazy_result[key]} | {mem_result[key]} |")
+    print(f"throughput ratio: {results['throughput_ratio']}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+class _Prefitted(MelNormalizer):
+    """A MelNormalizer whose ``fit`` keeps statistics learned on a sample of the dump
+    (one pass over a 47 GB dump only to average it is not worth it)."""
+
+    def __init__(self, fitted=None):
+        self.fitted = fitted
+
+    def fit(self, X, y=None):
+        for name in ("scope", "eps", "mean_", "scale_", "n_mels_"):
+            setattr(self, name, getattr(self.fitted, name))
+        return self
+
+
+if __name__ == "__main__":
+    main()
