@@ -18,7 +18,7 @@ the training process plus its workers (sampled every 50 ms).
 Usage::
 
     python benchmarks/bench_out_of_core.py --n-tracks 10000 --dump-dir /tmp/oocdump \\
-        --splits-dir ../shared/data/mtg-jamendo
+        --splits-dir ../shared/data/mtg-jamendo/data/splits
     python benchmarks/bench_out_of_core.py --quick     # seconds, for CI
 """
 
@@ -86,8 +86,8 @@ class EpochTimes(Callback):
 
 def durations(n_tracks, splits_dir, rng):
     if splits_dir:
-        tsvs = sorted(Path(splits_dir).rglob("*.tsv"))
-        seconds = np.concatenate([read_mtg_tsv(p)["DURATION"].to_numpy(float) for p in tsvs])
+        tsvs = sorted(Path(splits_dir).glob("split-0/autotagging_genre-*.tsv"))
+        seconds = np.array([row["duration"] for p in tsvs for row in read_mtg_tsv(p)])
         seconds = seconds[(seconds > 10) & (seconds < 1200)]
         return rng.choice(seconds, n_tracks)
     return rng.normal(240, 60, n_tracks).clip(30, 900)
@@ -95,10 +95,12 @@ def durations(n_tracks, splits_dir, rng):
 
 def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
     """Write (or reuse) ``n_tracks`` random dB mels; return paths and labels."""
-    done = dump_dir / f"complete-{n_tracks}.json"
-    if done.exists():
+    for done in sorted(dump_dir.glob("complete-*.json")):  # reuse a dump at least as big
         meta = json.loads(done.read_text())
-        return [dump_dir / p for p in meta["paths"]], np.array(meta["labels"])
+        if len(meta["paths"]) >= n_tracks:
+            return ([dump_dir / p for p in meta["paths"][:n_tracks]],
+                    np.array(meta["labels"][:n_tracks]))
+    done = dump_dir / f"complete-{n_tracks}.json"
     dump_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     seconds = durations(n_tracks, splits_dir, rng)

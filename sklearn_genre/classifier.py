@@ -248,10 +248,11 @@ class CRNNClassifier(NeuralNetClassifier):
         Seeds weight initialization, dropout, the validation split and the batch
         order. The same seed, data and ``n_jobs`` give identical predictions.
     n_jobs : int or None, default=None
-        On CPU, every batch is split into this many chunks that run in parallel
-        threads, one core each, and their gradients are summed exactly (about 1.8x
-        faster training on 2 cores than letting torch spread each small LSTM step
-        over the cores). None means torch's thread count
+        On CPU, every batch of at least 64 sequences (tracks x windows) is split into up
+        to this many chunks of at least 32 sequences that run in parallel threads, one
+        core each, and their gradients are summed exactly (1.16x faster training at
+        batch 64 on 2 cores than letting torch spread each small LSTM step over the
+        cores; smaller batches run whole). None means torch's thread count
         (``torch.get_num_threads()``), -1 all cores, 1 no splitting. The dropout masks
         are drawn per chunk, so a fit with another ``n_jobs`` is a different (equally
         good) random draw; fix ``n_jobs`` to reproduce a fit on another machine.
@@ -397,13 +398,20 @@ class CRNNClassifier(NeuralNetClassifier):
         device_type = "cuda" if str(self.device).startswith("cuda") else "cpu"
         return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
+    #: Fewest LSTM sequences (tracks x windows) per thread: below this, splitting a batch
+    #: costs more than it gains (measured: batches of 32 one-window clips train faster whole
+    #: than as two halves; batches of 64 train 1.16x faster as two halves).
+    _min_chunk_sequences = 32
+
     def _n_chunks(self, x, fit_params) -> int:
         """How many threads share this batch (1: torch's own threading)."""
         if fit_params or not isinstance(x, (torch.Tensor, np.ndarray)):
             return 1
         if not str(self.device).startswith("cpu") or getattr(self, "accelerator", None):
             return 1  # GPUs, and processes under accelerate (DDP), run whole batches
-        return min(resolve_n_jobs(self.n_jobs), len(x))
+        n_sequences = len(x) * (x.shape[1] if x.ndim == 4 else 1)
+        by_size = max(n_sequences // self._min_chunk_sequences, 1)
+        return min(resolve_n_jobs(self.n_jobs), by_size, len(x))
 
     def _infer_one(self, x, **fit_params):
         with self._autocast():

@@ -70,6 +70,21 @@ def test_dropout_masks_follow_the_thread_generator():
     assert not torch.equal(a, c)
 
 
+@pytest.fixture(autouse=True)
+def _split_small_batches(monkeypatch):
+    """The test batches are small: let the classifier split them anyway."""
+    monkeypatch.setattr(CRNNClassifier, "_min_chunk_sequences", 1)
+
+
+def test_small_batches_run_whole(monkeypatch):
+    monkeypatch.setattr(CRNNClassifier, "_min_chunk_sequences", 32)
+    clf = CRNNClassifier(n_jobs=4)
+    assert clf._n_chunks(np.zeros((32, 1, 8, 8)), {}) == 1
+    assert clf._n_chunks(np.zeros((64, 1, 8, 8)), {}) == 2
+    assert clf._n_chunks(np.zeros((8, 16, 8, 8)), {}) == 4  # 8 tracks x 16 windows
+    assert clf._n_chunks(np.zeros((256, 1, 8, 8)), {}) == 4
+
+
 def _gradients(clf, X, y, n_jobs):
     clf.set_params(n_jobs=n_jobs)
     clf.module_.zero_grad(set_to_none=True)
