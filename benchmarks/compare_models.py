@@ -56,8 +56,8 @@ LABELS = {
 
 def build(name: str, seed: int, quick: bool, groups_train=None):
     """Return an unfitted estimator for model ``name``."""
-    from sklearn.linear_model import LogisticRegression  # noqa: F401
     from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression  # noqa: F401
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.multiclass import OneVsRestClassifier
 

@@ -10,7 +10,12 @@ from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .features import MelStatistics
 from .persistence import UnsafeModelError, load, save
-from .pipeline import make_baseline_pipeline, make_genre_pipeline, make_tagging_pipeline
+from .pipeline import (
+    make_baseline_pipeline,
+    make_genre_ensemble,
+    make_genre_pipeline,
+    make_tagging_pipeline,
+)
 from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
 from .transformers import LazyWindows, MelNormalizer, MelTrimmer, MelWindower
@@ -35,6 +40,7 @@ __all__ = [
     "load",
     "make_baseline_pipeline",
     "make_genre_pipeline",
+    "make_genre_ensemble",
     "make_tagging_pipeline",
     "save",
     "tag_metrics",

@@ -31,13 +31,17 @@ class ArrayBatches:
     shuffle : bool
         Draw a new order every pass from torch's global RNG (seeded fits stay
         reproducible).
+    pin_memory : bool, default=False
+        Yield page-locked tensors (faster, asynchronous copies to a GPU).
     """
 
-    def __init__(self, X, y, indices, batch_size: int, shuffle: bool):
+    def __init__(self, X, y, indices, batch_size: int, shuffle: bool,
+                 pin_memory: bool = False):
         self.X, self.y = X, y
         self.indices = np.arange(len(X)) if indices is None else np.asarray(indices)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
+        self.pin_memory = pin_memory
 
     def __len__(self):
         return -(-len(self.indices) // self.batch_size)
@@ -56,10 +60,12 @@ class ArrayBatches:
             Xb = torch.from_numpy(np.ascontiguousarray(self._rows(self.X, rows)))
             yb = (torch.zeros(len(rows)) if self.y is None
                   else torch.as_tensor(np.ascontiguousarray(self._rows(self.y, rows))))
+            if self.pin_memory:
+                Xb, yb = Xb.pin_memory(), yb.pin_memory()
             yield Xb, yb
 
 
-def array_batches(dataset, batch_size: int, shuffle: bool):
+def array_batches(dataset, batch_size: int, shuffle: bool, pin_memory: bool = False):
     """An :class:`ArrayBatches` over a skorch ``Dataset`` of arrays (or a ``Subset``).
 
     Returns None for any other dataset (lazy tracks, crops, custom datasets), which
@@ -74,4 +80,4 @@ def array_batches(dataset, batch_size: int, shuffle: bool):
         return None
     if batch_size == -1:
         batch_size = len(dataset) if indices is None else len(indices)
-    return ArrayBatches(dataset.X, dataset.y, indices, batch_size, shuffle)
+    return ArrayBatches(dataset.X, dataset.y, indices, batch_size, shuffle, pin_memory)

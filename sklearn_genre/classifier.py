@@ -466,20 +466,30 @@ class CRNNClassifier(NeuralNetClassifier):
 
         In-memory arrays with the default iterator settings are sliced batch by batch
         (:class:`sklearn_genre._batches.ArrayBatches`) rather than collated track by
-        track; anything else goes through torch's ``DataLoader``.
+        track; anything else goes through torch's ``DataLoader``. With a CUDA
+        ``device``, batches come in pinned memory (``iterator_*__pin_memory=False``
+        turns it off for the ``DataLoader``).
         """
         if training and self.train_crop_frames is not None:
             dataset = RandomCropDataset(dataset, self.train_crop_frames)
         prefix = "iterator_train" if training else "iterator_valid"
         params = self.get_params_for(prefix)
         iterator = self.iterator_train if training else self.iterator_valid
+        pin = str(self.device).startswith("cuda")
         if (iterator is torch.utils.data.DataLoader and set(params) <= {"batch_size", "shuffle"}
                 and getattr(self, "accelerator", None) is None):  # accelerate shards loaders
             batches = array_batches(dataset, params.get("batch_size", self.batch_size),
-                                    shuffle=bool(params.get("shuffle", False)))
+                                    shuffle=bool(params.get("shuffle", False)),
+                                    pin_memory=pin)
             if batches is not None:
                 return batches
-        return super().get_iterator(dataset, training=training)
+        # skorch's own construction, plus pinned memory by default for a GPU
+        params.setdefault("batch_size", self.batch_size)
+        if params["batch_size"] == -1:
+            params["batch_size"] = len(dataset)
+        if pin and iterator is torch.utils.data.DataLoader:
+            params.setdefault("pin_memory", True)
+        return iterator(dataset, **params)
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split off the validation set.

