@@ -42,12 +42,14 @@ def main(argv=None):
     ensemble = make_genre_ensemble(args.n_members, random_state=0, clf__verbose=0,
                                    clf__lr=0.003).fit(X_train, y[train])
     seconds = time.perf_counter() - start
-    members = [float(f1_score(y[test], m.predict(X_test), average="macro"))
+    # members were fitted on VotingClassifier's encoded labels
+    members = [float(f1_score(y[test], ensemble.classes_[m.predict(X_test)], average="macro"))
                for m in ensemble.estimators_]
     ensemble_f1 = float(f1_score(y[test], ensemble.predict(X_test), average="macro"))
     baseline = make_baseline_pipeline().fit(X_train, y[train])
     baseline_f1 = float(f1_score(y[test], baseline.predict(X_test), average="macro"))
-    results = {"n_train": len(train), "n_test": len(test), "test_pool": [int(p) for p in test_pool],
+    results = {"n_train": len(train), "n_test": len(test),
+               "test_pool": [int(p) for p in test_pool],
                "member_macro_f1": [round(f, 4) for f in members],
                "member_mean": round(float(np.mean(members)), 4),
                "member_std": round(float(np.std(members)), 4),
