@@ -5,10 +5,11 @@ one per track, with durations drawn from the MTG-Jamendo metadata when
 ``--splits-dir`` is given (else around 4 minutes), then trains the default genre
 pipeline's network for ``--epochs`` epochs two ways on the same tracks:
 
-- out of core: ``LazyMelList`` -> ``MelNormalizer(scope="band")`` (fitted on a sample)
+- out of core: ``LazyMelList`` -> ``MelNormalizer(scope="band", max_fit_tracks=200)``
   -> ``MelWindower(train_offsets="random")`` -> ``CRNNClassifier`` reading through a
   ``DataLoader`` with ``--workers`` worker processes; new random windows every epoch,
-  only the windows' frames read from disk;
+  only the windows' frames read from disk; from the band-major dump as published, and
+  (``--time-major-dir``) from its time-major float16 copy (``to_time_major``, timed);
 - in memory: the same windows cut once and held as one array (the windows of
   ``--in-memory-tracks`` tracks, as many as fit in RAM).
 
@@ -18,7 +19,7 @@ the training process plus its workers (sampled every 50 ms).
 Usage::
 
     python benchmarks/bench_out_of_core.py --n-tracks 10000 --dump-dir /tmp/oocdump \\
-        --splits-dir ../shared/data/mtg-jamendo/data/splits
+        --splits-dir ../shared/data/mtg-jamendo/data/splits --time-major-dir /tmp/oocdump_tm
     python benchmarks/bench_out_of_core.py --quick     # seconds, for CI
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import threading
@@ -38,7 +40,7 @@ import torch
 from skorch.callbacks import Callback
 
 from sklearn_genre import MelNormalizer, MelWindower, make_genre_pipeline
-from sklearn_genre.datasets import LazyMelList
+from sklearn_genre.datasets import LazyMelList, to_time_major
 from sklearn_genre.datasets._mtg import read_mtg_tsv
 
 FRAMES_PER_S = 12000 / 256
@@ -124,7 +126,7 @@ def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
 
 def pipeline(epochs, workers, timer, n_windows, window_frames):
     pipe = make_genre_pipeline(
-        norm__scope="band", window__n_windows=n_windows,
+        norm__scope="band", norm__max_fit_tracks=200, window__n_windows=n_windows,
         window__window_frames=window_frames, window__train_offsets="random",
         clf__max_epochs=epochs, clf__train_split=None, clf__batch_size=32,
         clf__train_crop_frames=None, clf__random_state=0, clf__verbose=0,
@@ -146,35 +148,53 @@ def main(argv=None):
     parser.add_argument("--window-frames", type=int, default=352)
     parser.add_argument("--dump-dir", default=None)
     parser.add_argument("--splits-dir", default=None)
+    parser.add_argument("--time-major-dir", default=None,
+                        help="also convert the dump there (to_time_major) and train from it")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="empty the page cache before each out-of-core run (root)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--out", default="benchmarks/results/out_of_core.json")
     args = parser.parse_args(argv)
+    dump_dir = Path(args.dump_dir or tempfile.mkdtemp(prefix="sgdump-"))
     if args.quick:
         args.n_tracks = args.in_memory_tracks = 24
         args.epochs, args.workers, args.window_frames = 2, 1, 64
-    dump_dir = Path(args.dump_dir or tempfile.mkdtemp(prefix="sgdump-"))
+        args.time_major_dir = args.time_major_dir or str(dump_dir / "time_major")
     start = time.perf_counter()
     paths, y = make_dump(dump_dir, args.n_tracks, args.splits_dir)
     dump_bytes = sum(p.stat().st_size for p in paths)
     print(f"dump: {len(paths)} tracks, {dump_bytes / 1e9:.1f} GB "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
     lazy = LazyMelList(paths)
-    sample = lazy[np.linspace(0, len(lazy) - 1, min(200, len(lazy))).astype(int)]
-
-    timer = EpochTimes()
-    with PeakRSS() as rss:
-        pipe = pipeline(args.epochs, args.workers, timer, args.n_windows, args.window_frames)
-        pipe.set_params(norm=_Prefitted(MelNormalizer(scope="band").fit(sample)))
-        pipe.fit(lazy, y)
-    lazy_times = timer.times
-    lazy_result = {
-        "tracks_per_s": round(len(y) / float(np.median(lazy_times[1:] or lazy_times)), 1),
-        "epoch_seconds": [round(t, 1) for t in lazy_times],
-        "peak_rss_mb": round(rss.peak / 2**20), "workers": args.workers}
-    print("out of core:", lazy_result, flush=True)
+    runs = {}
+    if args.time_major_dir:
+        if args.drop_caches:
+            drop_page_cache()
+        start = time.perf_counter()
+        lazy_tm = to_time_major(lazy, args.time_major_dir, n_jobs=2)
+        runs["time_major"] = (lazy_tm, round(time.perf_counter() - start, 1))
+        print(f"time-major float16 copy: {runs['time_major'][1]} s", flush=True)
+    runs["band_major"] = (lazy, None)
+    ooc = {}
+    for name, (data, convert_s) in runs.items():
+        if args.drop_caches:
+            drop_page_cache()
+        timer = EpochTimes()
+        with PeakRSS() as rss:
+            pipe = pipeline(args.epochs, args.workers, timer, args.n_windows,
+                            args.window_frames)
+            pipe.fit(data, y)
+        ooc[name] = {
+            "tracks_per_s": round(len(y) / float(np.median(timer.times[1:] or timer.times)), 1),
+            "epoch_seconds": [round(t, 1) for t in timer.times],
+            "peak_rss_mb": round(rss.peak / 2**20), "workers": args.workers,
+            "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1)}
+        if convert_s is not None:
+            ooc[name]["conversion_seconds"] = convert_s
+        print(f"out of core, {name}:", ooc[name], flush=True)
 
     n_mem = min(args.in_memory_tracks, len(y))
-    norm = _Prefitted(MelNormalizer(scope="band").fit(sample)).fit(None)
+    norm = MelNormalizer(scope="band", max_fit_tracks=200).fit(lazy)
     windower = MelWindower(args.n_windows, args.window_frames).fit(lazy[:1])
     windows = windower.transform(norm.transform(lazy[:n_mem]))
     X_mem = np.empty((n_mem, args.n_windows, 96, args.window_frames), np.float32)
@@ -198,33 +218,37 @@ def main(argv=None):
                                     / 60, 2),
         "epochs": args.epochs, "n_windows": args.n_windows,
         "window_frames": args.window_frames, "batch_size": 32,
-        "out_of_core": lazy_result, "in_memory": mem_result,
-        "throughput_ratio": round(lazy_result["tracks_per_s"] / mem_result["tracks_per_s"], 3),
+        "out_of_core": ooc["band_major"], "in_memory": mem_result,
+        "throughput_ratio": round(ooc["band_major"]["tracks_per_s"]
+                                  / mem_result["tracks_per_s"], 3),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{psutil.cpu_count()} cores, torch {torch.__version__}",
     }
-    print("| figure | out of core | in memory |\n|---|---|---|")
+    if "time_major" in ooc:
+        results["out_of_core_time_major"] = ooc["time_major"]
+        results["throughput_ratio_time_major"] = round(
+            ooc["time_major"]["tracks_per_s"] / mem_result["tracks_per_s"], 3)
+    print("| figure | " + " | ".join(f"out of core, {n}" for n in ooc) + " | in memory |")
+    print("|---" * (len(ooc) + 2) + "|")
     for key in ("tracks_per_s", "peak_rss_mb"):
-        print(f"| {key} | {lazy_result[key]} | {mem_result[key]} |")
-    print(f"throughput ratio: {results['throughput_ratio']}")
+        print(f"| {key} | " + " | ".join(str(r[key]) for r in ooc.values())
+              + f" | {mem_result[key]} |")
+    for name, r in ooc.items():
+        print(f"throughput ratio, {name}: {r['tracks_per_s'] / mem_result['tracks_per_s']:.3f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     return results
 
 
-class _Prefitted(MelNormalizer):
-    """A MelNormalizer whose ``fit`` keeps statistics learned on a sample of the dump
-    (one pass over a 47 GB dump only to average it is not worth it)."""
-
-    def __init__(self, fitted=None):
-        self.fitted = fitted
-
-    def fit(self, X, y=None):
-        for name in ("scope", "eps", "mean_", "scale_", "n_mels_"):
-            setattr(self, name, getattr(self.fitted, name))
-        return self
+def drop_page_cache():
+    """Empty the kernel's page cache (root only), so reads come from disk."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        print(f"could not drop the page cache ({exc}); figures may be cached", flush=True)
 
 
 if __name__ == "__main__":

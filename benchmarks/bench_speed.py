@@ -8,7 +8,9 @@ Measures, on random 1400-frame inputs (the original project's clip length):
   batch size, optimizer and data;
 - variants: batch size, threads per batch (``n_jobs``), bfloat16, float16 storage;
 - float16 storage: its rounding error on dB mels and on predicted probabilities;
-- ``--seed-experiment``: the wall time of a seed-sized run, 3,600 clips x 100 epochs.
+- ``--seed-experiment``: the wall time of a seed-sized run, 3,600 clips x 100 epochs;
+- the machine: its CPU and the float32 / bfloat16 throughput of a large matrix product
+  (the goals were set on a machine with about 400 / 2,300 GFLOP/s).
 
 Each figure is the median of ``--repeats`` runs measured in one process.
 
@@ -39,11 +41,37 @@ VARIANTS = {
     "batch 32, n_jobs=1 (one thread pool)": {"n_jobs": 1},
     "batch 64": {"batch_size": 64},
     "batch 64, n_jobs=1": {"batch_size": 64, "n_jobs": 1},
+    "batch 128": {"batch_size": 128},
     "batch 256 (the original's)": {"batch_size": 256},
     "batch 64, float16 storage": {"batch_size": 64, "float16": True},
     "batch 64, bfloat16": {"batch_size": 64, "precision": "bfloat16"},
     "batch 256, bfloat16": {"batch_size": 256, "precision": "bfloat16"},
 }
+
+
+def machine_peak(size=2048, repeats=10):
+    """GEMM throughput (GFLOP/s) at torch's thread count, float32 and bfloat16, and the CPU."""
+    peaks = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a = torch.randn(size, size).to(dtype)
+        b = torch.randn(size, size).to(dtype)
+        for _ in range(3):
+            a @ b
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+        peaks[f"{str(dtype).split('.')[-1]}_gemm_gflops"] = round(
+            2 * size**3 / float(np.median(times)) / 1e9)
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, **peaks}
 
 
 def plain_loop(X, y, *, epochs, batch_size, lr, weight_decay, seed):
@@ -110,6 +138,8 @@ def main(argv=None):
     if args.quick:
         args.n_clips, args.n_frames, args.epochs, args.repeats = 64, 200, 1, 1
 
+    peak = machine_peak(512 if args.quick else 2048)
+    print("machine:", peak, flush=True)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(args.n_clips, 96, args.n_frames)).astype(np.float32)
     y = np.arange(args.n_clips) % 8
@@ -159,6 +189,7 @@ def main(argv=None):
                                          3),
         "inference_clips_per_s": round(args.n_clips / float(np.median(infer_times)), 1),
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
+        "machine_peak": peak,
         "variants": variants,
         "float16_storage": float16,
         "seed_experiment": seed_run,

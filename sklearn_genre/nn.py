@@ -64,8 +64,13 @@ class _Conv1dMatmul(torch.autograd.Function):
         n_out = n_in + 2 * padding - kernel + 1
         stacked = weight.permute(2, 0, 1).reshape(kernel * out_channels, -1)
         z = torch.matmul(stacked, x).view(batch, kernel, out_channels, n_in)
-        out = bias.view(1, -1, 1).expand(batch, out_channels, n_out).contiguous()
-        for k in range(kernel):
+        if n_out == n_in:  # "same" padding: the centre tap covers every output frame
+            out = z[:, padding] + bias.view(1, -1, 1)
+            taps = [k for k in range(kernel) if k != padding]
+        else:
+            out = bias.view(1, -1, 1).expand(batch, out_channels, n_out).contiguous()
+            taps = range(kernel)
+        for k in taps:
             # out[t] += z_k[t + k - padding] where the input index is in range
             lo, hi = max(padding - k, 0), min(n_in + padding - k, n_out)
             if hi > lo:
@@ -117,12 +122,47 @@ class Conv1d(nn.Conv1d):
         return super()._conv_forward(x, weight, bias)
 
 
+class _MaxPoolReLU(torch.autograd.Function):
+    """Max-pool (kernel = stride = ``p``) then ReLU, with a one-pass backward.
+
+    The forward saves a 0/1 weight per input frame: 1 where the frame is the first
+    maximum of its pool and the pooled value is positive. The backward is one
+    broadcast product, about 2x faster than autograd's ``amax`` backward (which
+    compares, counts ties and divides). On exact ties the first frame of the pool
+    takes the gradient, as in ``max_pool1d``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, p):
+        n = x.shape[-1] // p * p
+        out = torch.nn.functional.max_pool1d(x, p)
+        pools = x[..., :n].unflatten(-1, (-1, p))
+        if p == 2:
+            first = pools[..., 0] >= pools[..., 1]
+            first = torch.stack((first, ~first), dim=-1)
+        else:
+            first = torch.nn.functional.one_hot(pools.argmax(dim=-1), p).bool()
+        weight = (first & (out > 0).unsqueeze(-1)).to(x.dtype)
+        ctx.save_for_backward(weight)
+        ctx.n_in = x.shape[-1]
+        return out.clamp_min_(0)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (weight,) = ctx.saved_tensors
+        grad = (grad_out.unsqueeze(-1) * weight).flatten(-2)
+        if grad.shape[-1] != ctx.n_in:  # trailing frames outside every pool
+            grad = torch.nn.functional.pad(grad, (0, ctx.n_in - grad.shape[-1]))
+        return grad, None
+
+
 class MaxPoolReLU(nn.Module):
     """Max-pool over time then ReLU: the same values as ReLU then max-pool, cheaper.
 
     ReLU is monotonic, so it commutes with the maximum; pooling first halves the
-    ReLU's work, and a reshape-and-max is faster than ``max_pool1d`` on CPU.
-    Trailing frames that do not fill a pool are dropped, as in ``MaxPool1d``.
+    ReLU's work. Trailing frames that do not fill a pool are dropped, as in
+    ``MaxPool1d``. With gradients, :class:`_MaxPoolReLU` computes both in one
+    function with a one-pass backward.
     """
 
     def __init__(self, pool_size: int):
@@ -135,8 +175,9 @@ class MaxPoolReLU(nn.Module):
             raise ValueError(
                 f"a window is {x.shape[-1]} steps long at a pooling layer of size {p}: too "
                 "short for the network; use longer windows (MelWindower) or fewer layers.")
-        n = x.shape[-1] // p * p
-        return torch.relu(x[..., :n].unflatten(-1, (-1, p)).amax(dim=-1))
+        if x.requires_grad and torch.is_grad_enabled():
+            return _MaxPoolReLU.apply(x, p)
+        return torch.nn.functional.max_pool1d(x, p).clamp_min_(0)
 
 TIME_POOLINGS = ("last", "mean", "attention")
 WINDOW_POOLINGS = ("mean", "max", "mean_proba")

@@ -14,7 +14,7 @@ from skorch.dataset import ValidSplit
 from torch.utils.data import Subset
 
 from ._validation import check_windows
-from .classifier import CRNNClassifier, _flush_denormal, _seeded
+from .classifier import CRNNClassifier, _seeded
 from .nn import CRNN
 
 __all__ = ["CRNNTagger", "tag_metrics"]
@@ -274,7 +274,7 @@ class CRNNTagger(CRNNClassifier):
         self.thresholds_ = np.full(Y.shape[1], 0.5 if self.threshold == "tune"
                                    else float(self.threshold))
         self._fit_seed = self._draw_seed()
-        with _seeded(self._fit_seed, self.device), _flush_denormal():
+        with _seeded(self._fit_seed, self.device), self._cpu_settings():
             super(CRNNClassifier, self).fit(X, Y, **fit_params)
         self._raise_if_diverged()
         if self.threshold == "tune" and self.train_split is not None:
@@ -292,7 +292,7 @@ class CRNNTagger(CRNNClassifier):
             Columns follow ``classes_``; each is an independent probability.
         """
         X = self._check_predict_input(X)
-        with _flush_denormal():
+        with self._cpu_settings():
             proba = super(CRNNClassifier, self).predict_proba(X).astype(np.float64)
         if not np.isfinite(proba).all():
             raise ValueError("the network produced non-finite outputs; normalize the input "

@@ -48,7 +48,7 @@ def test_seed_ensemble_averages_members_and_keeps_string_labels(rng, tmp_path):
         labels.append("ab"[i % 2])
     y = np.array(labels)
     ensemble = make_genre_ensemble(3, random_state=1, window__window_frames=64,
-                                   clf__train_crop_frames=None, clf__max_epochs=8,
+                                   clf__train_crop_frames=None, clf__max_epochs=20,
                                    clf__verbose=0)
     seeds = [m.get_params()["clf__random_state"] for _, m in ensemble.estimators]
     assert seeds == [100, 101, 102]

@@ -156,3 +156,41 @@ def test_band_normalized_lazy_windows_read_only_their_frames(dump):
     assert set(calls) == {(16, 200)}  # windows normalized, never whole tracks
     np.testing.assert_allclose(got, windower.transform(norm.transform(tracks)), atol=1e-5)
     assert not MelNormalizer(scope="track_band").fit(tracks).transform(lazy).frame_local
+
+
+def test_time_major_copy_gives_the_same_windows_and_resumes(dump, tmp_path):
+    from sklearn_genre import MelNormalizer
+    from sklearn_genre.datasets import to_time_major
+    from sklearn_genre.exceptions import DataFileError
+
+    lazy, tracks, _ = dump
+    copy = to_time_major(lazy, tmp_path / "tm", n_jobs=2)
+    assert copy.time_major and len(copy) == len(lazy) and "time_major=True" in repr(copy)
+    assert np.load(copy.paths[0], mmap_mode="r").shape == tracks[0].shape[::-1]
+    assert copy[0].shape == tracks[0].shape and copy[0].dtype == np.float16
+    np.testing.assert_allclose(copy[3], tracks[3], atol=0.04)  # float16 rounding, dB
+    assert isinstance(copy[[1, 2]], LazyMelList) and copy[[1, 2]].time_major
+    # the same pipeline steps read the same windows (up to float16 rounding)
+    norm = MelNormalizer(scope="band").fit(tracks)
+    windower = MelWindower(n_windows=3, window_frames=200).fit(tracks)
+    ours = windower.transform(norm.transform(copy))
+    ref = windower.transform(norm.transform(tracks))
+    np.testing.assert_allclose(np.stack([ours[i] for i in range(len(ours))]), ref, atol=0.01)
+    # a second call reuses every file; a changed source file is converted again
+    mtimes = [Path(p).stat().st_mtime_ns for p in copy.paths]
+    again = to_time_major(lazy.paths, tmp_path / "tm", n_jobs=1)
+    assert [Path(p).stat().st_mtime_ns for p in again.paths] == mtimes
+    np.save(lazy.paths[0], tracks[0] + 1.0)
+    assert to_time_major(lazy, tmp_path / "tm").paths[0] != copy.paths[0]
+    # bad input: named files, never a half-written copy
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.full((16, 50), 1e6, np.float32))
+    with pytest.raises(DataFileError, match="bad.npy.*float16"):
+        to_time_major(LazyMelList([bad], n_mels=16), tmp_path / "tm2")
+    assert not list((tmp_path / "tm2").glob("*.npy"))
+    assert to_time_major(LazyMelList([bad], n_mels=16), tmp_path / "tm3",
+                         dtype="float32")[0].max() == 1e6
+    with pytest.raises(DataFileError, match="not found"):
+        to_time_major([tmp_path / "missing.npy"], tmp_path / "tm4")
+    with pytest.raises(ValueError, match="already time-major"):
+        to_time_major(copy, tmp_path / "tm5")

@@ -45,10 +45,28 @@ def test_conv_falls_back_to_torch_under_autocast_and_strides():
                                                  padding=1))
 
 
-@pytest.mark.parametrize("n_frames", [8, 9, 2])
-def test_pool_then_relu_equals_relu_then_pool(n_frames):
-    x = torch.randn(2, 3, n_frames)
-    torch.testing.assert_close(MaxPoolReLU(2)(x), F.max_pool1d(torch.relu(x), 2))
+@pytest.mark.parametrize("pool", [2, 3])
+@pytest.mark.parametrize("n_frames", [8, 9, 3])
+def test_pool_then_relu_equals_relu_then_pool_with_gradients(pool, n_frames):
+    x = torch.randn(2, 3, n_frames, requires_grad=True)
+    ours, ref = MaxPoolReLU(pool)(x), F.max_pool1d(torch.relu(x), pool)
+    torch.testing.assert_close(ours, ref)
+    with torch.no_grad():
+        torch.testing.assert_close(MaxPoolReLU(pool)(x), ref)
+    g = torch.randn_like(ref)
+    grad, = torch.autograd.grad(ours, x, g)
+    grad_ref, = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(grad, grad_ref)
+    assert (grad[..., n_frames // pool * pool:] == 0).all()  # frames outside every pool
+
+
+def test_pool_gradient_goes_to_the_first_of_tied_frames():
+    # silence gives equal frames: the gradient is not counted twice (nor halved)
+    x = torch.tensor([[[1.0, 1.0, -2.0, -2.0, 3.0, 0.5]]], requires_grad=True)
+    out = MaxPoolReLU(2)(x)
+    grad, = torch.autograd.grad(out, x, torch.ones_like(out))
+    torch.testing.assert_close(out, torch.tensor([[[1.0, 0.0, 3.0]]]))
+    torch.testing.assert_close(grad, torch.tensor([[[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]]))
 
 
 def test_too_short_window_is_a_clear_error():
@@ -77,10 +95,10 @@ def _split_small_batches(monkeypatch):
 
 
 def test_small_batches_run_whole(monkeypatch):
-    monkeypatch.setattr(CRNNClassifier, "_min_chunk_sequences", 32)
+    monkeypatch.setattr(CRNNClassifier, "_min_chunk_sequences", 16)
     clf = CRNNClassifier(n_jobs=4)
-    assert clf._n_chunks(np.zeros((32, 1, 8, 8)), {}) == 1
-    assert clf._n_chunks(np.zeros((64, 1, 8, 8)), {}) == 2
+    assert clf._n_chunks(np.zeros((31, 1, 8, 8)), {}) == 1
+    assert clf._n_chunks(np.zeros((32, 1, 8, 8)), {}) == 2
     assert clf._n_chunks(np.zeros((8, 16, 8, 8)), {}) == 4  # 8 tracks x 16 windows
     assert clf._n_chunks(np.zeros((256, 1, 8, 8)), {}) == 4
 
@@ -161,6 +179,22 @@ def test_array_batches_slice_views_in_order_and_handle_subsets():
     assert array_batches(Dataset([X[0], X[1]]), 2, shuffle=False) is None  # lists: DataLoader
 
 
+def test_array_batches_reuse_a_buffer_only_once_released():
+    X = np.random.default_rng(0).normal(size=(40, 3, 5)).astype(np.float32)
+    y = np.arange(40)
+    batches = ArrayBatches(X, y, None, 8, shuffle=True)
+    addresses, kept = [], []
+    for xb, yb in batches:  # dropped at each step: the buffers take turns
+        np.testing.assert_array_equal(xb.numpy(), X[yb.numpy()])
+        addresses.append(xb.data_ptr())
+    assert len(set(addresses)) <= 3
+    for xb, yb in batches:  # every batch held, or a view of it: no buffer is overwritten
+        kept.append((xb[:, :1], yb))
+    assert len({xb.data_ptr() for xb, _ in kept}) == 5
+    for xb, yb in kept:
+        np.testing.assert_array_equal(xb.numpy(), X[yb.numpy()][:, :1])
+
+
 def test_gpu_batches_come_in_pinned_memory(monkeypatch):
     """No GPU here: check that a CUDA device asks for pinned batches on both paths."""
     pinned = []
@@ -176,3 +210,34 @@ def test_gpu_batches_come_in_pinned_memory(monkeypatch):
     assert loader.pin_memory and loader.num_workers == 1
     assert not CRNNClassifier(iterator_train__num_workers=1).get_iterator(
         Dataset(X, y), training=True).pin_memory
+
+
+def test_allocator_tuning_is_applied_once_and_respects_the_user(monkeypatch):
+    import platform
+
+    from sklearn_genre import _allocator
+
+    monkeypatch.setattr(_allocator, "_applied", None)
+    monkeypatch.setenv("SKLEARN_GENRE_TUNE_MALLOC", "0")
+    assert _allocator.tune_malloc() == {}
+    monkeypatch.setattr(_allocator, "_applied", None)
+    monkeypatch.delenv("SKLEARN_GENRE_TUNE_MALLOC")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # the user's setting wins
+    applied = _allocator.tune_malloc()
+    assert "M_TRIM_THRESHOLD" not in applied
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert applied == {"M_MMAP_THRESHOLD": _allocator.MMAP_THRESHOLD}
+    monkeypatch.setenv("SKLEARN_GENRE_TUNE_MALLOC", "0")
+    assert _allocator.tune_malloc() == applied  # once per process
+
+
+def test_calling_thread_is_serial_while_workers_run_and_restored_after():
+    from sklearn_genre._parallel import workers_only
+
+    before = torch.get_num_threads()
+    with workers_only(2):
+        assert torch.get_num_threads() == 1
+        assert resolve_n_jobs(None) == before  # None keeps its meaning inside
+    assert torch.get_num_threads() == before
+    with workers_only(1):
+        assert torch.get_num_threads() == before  # nothing split: nothing changed

@@ -177,3 +177,16 @@ def test_fit_returns_self_and_does_not_change_params(ragged):
         params = est.get_params()
         assert est.fit(ragged) is est
         assert est.get_params() == params
+
+
+def test_normalizer_can_learn_from_an_even_sample_of_tracks(rng):
+    tracks = [rng.normal(-40 + 5 * i, 10, (8, 50 + i)).astype(np.float32) for i in range(5)]
+    sampled = MelNormalizer(max_fit_tracks=3).fit(tracks)
+    reference = MelNormalizer().fit([tracks[0], tracks[2], tracks[4]])
+    np.testing.assert_allclose(sampled.mean_, reference.mean_)
+    np.testing.assert_allclose(sampled.scale_, reference.scale_)
+    assert not np.allclose(MelNormalizer().fit(tracks).mean_, sampled.mean_)
+    np.testing.assert_allclose(MelNormalizer(max_fit_tracks=9).fit(tracks).mean_,
+                               MelNormalizer().fit(tracks).mean_)
+    with pytest.raises(ValueError, match="max_fit_tracks"):
+        MelNormalizer(max_fit_tracks=0).fit(tracks)

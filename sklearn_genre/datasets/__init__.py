@@ -13,6 +13,7 @@ from ._mtg import (
     read_mtg_tsv,
     warn_group_overlap,
 )
+from ._time_major import to_time_major
 
 __all__ = [
     "INSTRUMENT_POOL",
@@ -23,5 +24,6 @@ __all__ = [
     "read_mtg_tsv",
     "render_score_corpus",
     "score_catalogue",
+    "to_time_major",
     "warn_group_overlap",
 ]

@@ -87,12 +87,18 @@ class LazyMelList(Sequence):
     mmap : bool, default=True
     n_mels : int or None, default=96
         Expected number of mel bands; a file with another number is an error naming it.
+    time_major : bool, default=False
+        The files hold ``(n_frames, n_mels)`` arrays (as written by
+        :func:`to_time_major`); tracks are still returned as ``(n_mels, n_frames)``
+        (transposed views), and a window of frames is one contiguous block on disk.
     """
 
-    def __init__(self, paths, *, mmap: bool = True, n_mels: int | None = 96):
+    def __init__(self, paths, *, mmap: bool = True, n_mels: int | None = 96,
+                 time_major: bool = False):
         self.paths = [str(p) for p in paths]
         self.mmap = mmap
         self.n_mels = n_mels
+        self.time_major = time_major
 
     def __len__(self):
         return len(self.paths)
@@ -102,24 +108,43 @@ class LazyMelList(Sequence):
         """``(n_tracks,)``: lets scikit-learn's splitters index it without loading tracks."""
         return (len(self.paths),)
 
+    def _subset(self, paths):
+        return LazyMelList(paths, mmap=self.mmap, n_mels=self.n_mels,
+                           time_major=self.time_major)
+
     def __getitem__(self, index):
         if isinstance(index, tuple) and len(index) == 2 and index[1] is Ellipsis:
             index = index[0]  # scikit-learn's _safe_indexing uses X[indices, ...]
         if isinstance(index, slice):
-            return LazyMelList(self.paths[index], mmap=self.mmap, n_mels=self.n_mels)
+            return self._subset(self.paths[index])
         if isinstance(index, int | np.integer):
-            return load_mel(self.paths[index], mmap=self.mmap, n_mels=self.n_mels)
+            return load_mel(self.paths[index], mmap=self.mmap, n_mels=self.n_mels,
+                            time_major=self.time_major)
         index = np.asarray(index)
         if index.dtype == bool:
             index = np.flatnonzero(index)
-        return LazyMelList([self.paths[i] for i in index], mmap=self.mmap, n_mels=self.n_mels)
+        return self._subset([self.paths[i] for i in index])
 
     def __repr__(self):
-        return f"LazyMelList({len(self)} tracks, mmap={self.mmap})"
+        layout = ", time_major=True" if self.time_major else ""
+        return f"LazyMelList({len(self)} tracks, mmap={self.mmap}{layout})"
 
 
-def load_mel(path, *, mmap: bool = True, n_mels: int | None = 96) -> np.ndarray:
+def load_mel(path, *, mmap: bool = True, n_mels: int | None = 96,
+             time_major: bool = False) -> np.ndarray:
     """Load one ``.npy`` mel-spectrogram, checking that it is a readable 2-D float array.
+
+    Parameters
+    ----------
+    path : str or Path
+    mmap : bool, default=True
+    n_mels : int or None, default=96
+    time_major : bool, default=False
+        The file holds ``(n_frames, n_mels)``; the transposed view is returned.
+
+    Returns
+    -------
+    mel : np.ndarray [shape=(n_mels, n_frames)]
 
     Raises
     ------
@@ -133,8 +158,11 @@ def load_mel(path, *, mmap: bool = True, n_mels: int | None = 96) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise DataFileError(f"mel file {path} is corrupt or unreadable: {exc}") from exc
     if mel.ndim != 2 or mel.dtype.kind != "f":
+        expected = "(n_frames, n_mels)" if time_major else "(n_mels, n_frames)"
         raise DataFileError(f"mel file {path} holds a {mel.dtype} array of shape {mel.shape}; "
-                            "expected float (n_mels, n_frames).")
+                            f"expected float {expected}.")
+    if time_major:
+        mel = mel.T
     if n_mels is not None and mel.shape[0] != n_mels:
         raise DataFileError(f"mel file {path} has {mel.shape[0]} mel bands; expected {n_mels}.")
     return mel
