@@ -157,6 +157,7 @@ def main(argv=None):
         clf.predict_proba(X)
         infer_times.append(time.perf_counter() - start)
 
+    float32_model = clf  # float32 precision: the float16 storage check below needs it
     X16 = X.astype(np.float16)
     variants = {}
     for name, params in VARIANTS.items():
@@ -176,7 +177,7 @@ def main(argv=None):
             "train_clips_per_s": round(args.n_clips * args.epochs / float(np.median(train_t)), 1),
             "inference_clips_per_s": round(args.n_clips / float(np.median(infer_t)), 1)}
 
-    float16 = float16_storage(clf, X)
+    float16 = float16_storage(float32_model, X)
     seed_run = seed_experiment() if args.seed_experiment else None
     n_seen = args.n_clips * args.epochs
     results = {

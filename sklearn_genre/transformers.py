@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import LazyTracks, check_spectrograms, subset_tracks
+from ._validation import LazyTracks, as_float32, check_spectrograms, subset_tracks
 
 __all__ = ["LazyWindows", "MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
 
@@ -269,7 +269,10 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         else:
             mean, scale = self.mean_, self.scale_
         scale = np.where(scale < self.eps, 1.0, scale)
-        return ((track - mean) / scale).astype(np.float32, copy=False)
+        out = np.subtract(track, mean, dtype=np.float32) if track.dtype != np.float64 \
+            else (track - mean).astype(np.float32)
+        out /= scale.astype(np.float32, copy=False)
+        return out
 
     def transform(self, X):
         """Return the standardized tracks, in the container they came in.
@@ -511,5 +514,7 @@ or LazyWindows
                                    (self.n_windows,)).numpy()
         else:
             starts = self.window_starts(track.shape[1])
-        return np.stack([track[:, start:start + self.window_frames] for start in starts]
-                        ).astype(np.float32, copy=False)
+        if hasattr(track, "read_windows"):  # a time-major file: one read per window
+            return track.read_windows(starts, self.window_frames)
+        return as_float32(np.stack([track[:, start:start + self.window_frames]
+                                    for start in starts]))
