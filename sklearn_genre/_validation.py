@@ -69,13 +69,13 @@ class LazyTracks(Sequence):
         if self.transform is None:
             if isinstance(self.source, LazyTracks):
                 return self.source.read_excerpts(index, cut)
-            return cut(_window_source(self.source, index))
+            return cut(self.source[index])
         if not self.frame_local:
             return cut(self[index])
         if isinstance(self.source, LazyTracks):
             excerpts = self.source.read_excerpts(index, cut)
         else:
-            excerpts = cut(_window_source(self.source, index))
+            excerpts = cut(self.source[index])
         return [self.transform(excerpt, index) for excerpt in excerpts]
 
     @property
@@ -96,13 +96,6 @@ class LazyTracks(Sequence):
 
     def __repr__(self):
         return f"LazyTracks({len(self)} tracks)"
-
-
-def _window_source(source, index: int):
-    """Track ``index`` of ``source`` to cut windows from: a reader of only the frames
-    asked for when the source offers one (``LazyMelList(time_major=True)``)."""
-    reader = getattr(source, "_window_reader", None)
-    return reader(index) if reader is not None else source[index]
 
 
 def subset_tracks(source, key):

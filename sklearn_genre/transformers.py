@@ -514,7 +514,5 @@ or LazyWindows
                                    (self.n_windows,)).numpy()
         else:
             starts = self.window_starts(track.shape[1])
-        if hasattr(track, "read_windows"):  # a time-major file: one read per window
-            return track.read_windows(starts, self.window_frames)
         return as_float32(np.stack([track[:, start:start + self.window_frames]
                                     for start in starts]))

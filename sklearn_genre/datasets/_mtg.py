@@ -18,7 +18,6 @@ from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch, check_random_state
 
 from ..exceptions import DataFileError
-from ._npy_reader import TimeMajorNpy
 
 __all__ = [
     "load_mtg_jamendo",
@@ -125,18 +124,6 @@ class LazyMelList(Sequence):
         if index.dtype == bool:
             index = np.flatnonzero(index)
         return self._subset([self.paths[i] for i in index])
-
-    def _window_reader(self, index: int):
-        """Track ``index`` for cutting windows: with ``time_major=True``, a
-        :class:`~sklearn_genre.datasets._npy_reader.TimeMajorNpy` that reads each window
-        with one ``pread`` (no memory map); else the track itself."""
-        if not (self.time_major and self.mmap):
-            return self[index]
-        reader = TimeMajorNpy.open(self.paths[index])
-        if self.n_mels is not None and reader.n_mels != self.n_mels:
-            raise DataFileError(f"mel file {self.paths[index]} has {reader.n_mels} mel bands; "
-                                f"expected {self.n_mels}.")
-        return reader
 
     def __repr__(self):
         layout = ", time_major=True" if self.time_major else ""
