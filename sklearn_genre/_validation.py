@@ -112,6 +112,11 @@ def subset_tracks(source, key):
     return [source[int(i)] for i in key]
 
 
+def n_mels_of(windows) -> int:
+    """Mel bands of checked windows: a 4-D array, or a lazy sequence of 3-D ones."""
+    return windows.shape[2] if isinstance(windows, np.ndarray) else windows[0].shape[1]
+
+
 def n_tracks_of(X) -> int:
     """Return the number of tracks of a spectrogram container."""
     try:

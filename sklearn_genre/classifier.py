@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, Subset
 from ._allocator import tune_malloc
 from ._batches import array_batches
 from ._parallel import chunked_backward, chunked_forward, resolve_n_jobs, workers_only
-from ._validation import check_windows
+from ._validation import check_windows, n_mels_of
 from .nn import CRNN
 
 __all__ = ["CRNNClassifier"]
@@ -600,7 +600,7 @@ class CRNNClassifier(NeuralNetClassifier):
                 "least 2 classes."
             )
         self.label_encoder_ = encoder
-        self.n_mels_ = X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1]
+        self.n_mels_ = n_mels_of(X)
         y_encoded = encoder.transform(y).astype(np.int64)
         self.class_weight_ = self._compute_class_weight(y_encoded, len(encoder.classes_))
         # drawn once per fit: a RandomState instance advances once, not per use

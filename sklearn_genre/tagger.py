@@ -13,7 +13,7 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 from torch.utils.data import Subset
 
-from ._validation import check_windows
+from ._validation import check_windows, n_mels_of
 from .classifier import CRNNClassifier, _seeded
 from .nn import CRNN
 
@@ -266,7 +266,7 @@ class CRNNTagger(CRNNClassifier):
         """
         X = check_windows(X, estimator_name=type(self).__name__)
         Y = self._encode(y, len(X))
-        self.n_mels_ = X.shape[2] if isinstance(X, np.ndarray) else X[0].shape[1]
+        self.n_mels_ = n_mels_of(X)
         self.pos_weight_ = self._compute_pos_weight(Y)
         if not (self.threshold == "tune" or
                 (isinstance(self.threshold, int | float) and 0 < self.threshold < 1)):
