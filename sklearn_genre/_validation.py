@@ -45,12 +45,20 @@ class LazyTracks(Sequence):
         The transform works frame by frame (a check, a fitted per-band scaling), so it
         may be applied to excerpts of a track instead of the whole track:
         :meth:`read_excerpts` then reads only the excerpts from a memory-mapped file.
+    batch_transform : callable ``(windows, indices) -> None`` or None, default=None
+        The same frame-local transform applied in place to many excerpts at once:
+        ``windows`` is a float32 ``torch.Tensor [shape=(n_excerpts, n_mels, n_frames)]``
+        (any memory layout) and ``indices`` the track of each excerpt. With it,
+        :meth:`sklearn_genre.LazyWindows.read_batch` transforms a whole batch in a few
+        vectorized operations instead of window by window.
     """
 
-    def __init__(self, source, transform=None, frame_local: bool = False):
+    def __init__(self, source, transform=None, frame_local: bool = False,
+                 batch_transform=None):
         self.source = source
         self.transform = transform
         self.frame_local = frame_local
+        self.batch_transform = batch_transform
 
     def read_excerpts(self, index: int, cut):
         """Return ``cut(track)`` for track ``index``, transformed excerpt by excerpt.
@@ -92,7 +100,8 @@ class LazyTracks(Sequence):
         if isinstance(key, int | np.integer):
             track = self.source[int(key)]
             return track if self.transform is None else self.transform(track, int(key))
-        return LazyTracks(subset_tracks(self.source, key), self.transform, self.frame_local)
+        return LazyTracks(subset_tracks(self.source, key), self.transform, self.frame_local,
+                          self.batch_transform)
 
     def __repr__(self):
         return f"LazyTracks({len(self)} tracks)"
@@ -332,7 +341,10 @@ np.ndarray [shape=(n_mels, n_frames_i)]
                     min_frames=min_frames, estimator_name=estimator_name)
     if not isinstance(X, list | tuple | np.ndarray):
         # lazy container: each track is checked when it is read, nothing is held
-        return LazyTracks(X, check, frame_local=min_frames <= 1)
+        frame_local = min_frames <= 1
+        batch_check = partial(_check_window_batch, n_mels=n_mels, reference=first.shape[0],
+                              estimator_name=estimator_name) if frame_local else None
+        return LazyTracks(X, check, frame_local=frame_local, batch_transform=batch_check)
     return [first] + [check(X[index], index) for index in range(1, n_tracks)]
 
 
@@ -351,6 +363,19 @@ def _check_track(track, index, *, dtype, n_mels, reference, min_frames, estimato
     _check_n_mels(arr.shape[0], n_mels, reference, f"track {index}", estimator_name)
     _check_finite(arr, f"track {index}")
     return arr
+
+
+def _check_window_batch(windows: torch.Tensor, indices, *, n_mels, reference,
+                        estimator_name) -> None:
+    """Batch form of :func:`_check_track` for excerpts of checked-length tracks."""
+    _check_n_mels(windows.shape[1], n_mels, reference, f"track {int(indices[0])}",
+                  estimator_name)
+    if windows.numel() and torch.isfinite(windows.sum()):
+        return  # a sum propagates NaN and inf (overflow of finite values: checked below)
+    finite = torch.isfinite(windows).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = int(torch.nonzero(~finite)[0, 0])
+        _check_finite(windows[bad].numpy(), f"track {int(indices[bad])}")
 
 
 def check_windows(X, *, n_mels: int | None = None, dtype=None, estimator_name=None):

@@ -26,6 +26,7 @@ from torch.utils.data import Dataset, Subset
 
 from ._allocator import tune_malloc
 from ._batches import array_batches
+from ._loader import IdleWorkers, loader_over_windows
 from ._parallel import chunked_backward, chunked_forward, resolve_n_jobs, workers_only
 from ._validation import check_windows, n_mels_of
 from .nn import CRNN
@@ -90,7 +91,8 @@ class TrainingCheckpoint(Callback):
     @staticmethod
     def fingerprint(net, X=None, y=None) -> str:
         """A short hash naming one fit: parameters and training data."""
-        ignore = {"verbose", "n_jobs", "callbacks", "checkpoint_dir", "checkpoint_every"}
+        ignore = {"verbose", "n_jobs", "worker_priority", "callbacks", "checkpoint_dir",
+                  "checkpoint_every"}
         params = {k: v for k, v in net.get_params(deep=False).items()
                   if k not in ignore and not k.startswith(("callbacks__", "_"))}
         data = [len(X) if X is not None else None, None if y is None else np.asarray(y)]
@@ -260,6 +262,13 @@ class CRNNClassifier(NeuralNetClassifier):
         are drawn per chunk, so a fit with another ``n_jobs`` is a different (equally
         good) random draw; fix ``n_jobs`` to reproduce a fit on another machine.
         Predictions do not depend on it beyond float32 rounding.
+    worker_priority : {"idle", "normal"}, default="idle"
+        CPU priority of ``DataLoader`` worker processes (``iterator_train__num_workers``
+        or ``iterator_valid__num_workers`` > 0, for data read out of core).
+        ``"idle"``: Linux ``SCHED_IDLE`` (``nice`` 19 on other Unix systems), so the
+        workers read in the time the training threads leave a core idle instead of
+        preempting them (measured in docs/scaling.md); ``"normal"`` leaves them as
+        started. Any ``iterator_*__worker_init_fn`` still runs, after it.
     device : str, default="cpu"
         ``"cuda"`` to train on a GPU.
     verbose : int, default=1
@@ -323,6 +332,7 @@ class CRNNClassifier(NeuralNetClassifier):
         class_weight=None,
         random_state=None,
         n_jobs=None,
+        worker_priority="idle",
         device="cpu",
         verbose=1,
         **kwargs,
@@ -352,6 +362,7 @@ class CRNNClassifier(NeuralNetClassifier):
         self.class_weight = class_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.worker_priority = worker_priority
 
     # -- skorch hooks ---------------------------------------------------------------
 
@@ -489,9 +500,12 @@ class CRNNClassifier(NeuralNetClassifier):
 
         In-memory arrays with the default iterator settings are sliced batch by batch
         (:class:`sklearn_genre._batches.ArrayBatches`) rather than collated track by
-        track; anything else goes through torch's ``DataLoader``. With a CUDA
-        ``device``, batches come in pinned memory (``iterator_*__pin_memory=False``
-        turns it off for the ``DataLoader``).
+        track; anything else goes through torch's ``DataLoader``: lazily loaded windows
+        (:class:`~sklearn_genre.LazyWindows`) a batch at a time
+        (:class:`sklearn_genre._loader.WindowBatches`, unless a ``collate_fn`` is
+        given), with workers at ``worker_priority``. With a CUDA ``device``, batches
+        come in pinned memory (``iterator_*__pin_memory=False`` turns it off for the
+        ``DataLoader``).
         """
         if training and self.train_crop_frames is not None:
             dataset = RandomCropDataset(dataset, self.train_crop_frames)
@@ -512,6 +526,19 @@ class CRNNClassifier(NeuralNetClassifier):
             params["batch_size"] = len(dataset)
         if pin and iterator is torch.utils.data.DataLoader:
             params.setdefault("pin_memory", True)
+        if iterator is torch.utils.data.DataLoader:
+            priority = getattr(self, "worker_priority", "idle")
+            if priority not in ("idle", "normal"):
+                raise ValueError(f"worker_priority must be 'idle' or 'normal', got "
+                                 f"{priority!r}.")
+            if params.get("num_workers", 0) > 0 and priority == "idle":
+                params["worker_init_fn"] = IdleWorkers(params.get("worker_init_fn"))
+            # GPUs copy batches to pinned memory, accelerate re-wraps loaders: no reuse
+            loader = loader_over_windows(
+                iterator, dataset, params, reuse=not params.get("pin_memory", False)
+                and getattr(self, "accelerator", None) is None)
+            if loader is not None:
+                return loader
         return iterator(dataset, **params)
 
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -678,7 +705,7 @@ class CRNNClassifier(NeuralNetClassifier):
             for start in range(0, len(X), size):
                 batch = X[start:start + size]
                 if not isinstance(batch, np.ndarray):  # LazyWindows: read the tracks now
-                    batch = np.stack([batch[i] for i in range(len(batch))])
+                    batch = batch.read_batch()
                 batch = torch.as_tensor(batch).to(self.device)
                 logits = self.module_.window_logits(batch)
                 batches.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())

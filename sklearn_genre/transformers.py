@@ -274,6 +274,12 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         out /= scale.astype(np.float32, copy=False)
         return out
 
+    def _normalize_batch(self, windows: torch.Tensor, indices=None) -> None:
+        """Fitted scopes, in place on float32 excerpts ``(n, n_mels, n_frames)``: the
+        same float32 operations as :meth:`_normalize`, so the same values."""
+        scale = np.where(self.scale_ < self.eps, 1.0, self.scale_).astype(np.float32)
+        windows.sub_(torch.from_numpy(self.mean_)).div_(torch.from_numpy(scale))
+
     def transform(self, X):
         """Return the standardized tracks, in the container they came in.
 
@@ -298,8 +304,9 @@ list of np.ndarray [shape=(n_mels, n_frames_i), dtype=float32]
         if isinstance(X, LazyTracks):  # streamed: each track normalized when read
             # fitted per-band statistics work frame by frame: windows cut from a lazy
             # dump afterwards only read their own frames from disk
-            return LazyTracks(X, self._normalize,
-                              frame_local=self.scope in ("band", "global"))
+            fitted = self.scope in ("band", "global")
+            return LazyTracks(X, self._normalize, frame_local=fitted,
+                              batch_transform=self._normalize_batch if fitted else None)
         return [self._normalize(track) for track in X]
 
     def __sklearn_tags__(self):
@@ -340,6 +347,24 @@ class _ShortTrack(Exception):
     pass
 
 
+def _batch_tensor(shape, time_major: bool, allocate=None) -> torch.Tensor:
+    """Empty float32 ``(n, n_windows, n_mels, n_frames)``: from ``allocate``, else in
+    shared memory inside a ``DataLoader`` worker (as torch's own collation does), else
+    fresh; a transposed view of ``(n, n_windows, n_frames, n_mels)`` memory when
+    ``time_major``."""
+    memory = (*shape[:2], shape[3], shape[2]) if time_major else tuple(shape)
+    numel = int(np.prod(memory))
+    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+    if allocate is not None:
+        out = allocate(numel)[:numel].view(memory)
+    elif torch.utils.data.get_worker_info() is not None and new_shared is not None and numel:
+        storage = new_shared(numel * 4)
+        out = torch.empty(0, dtype=torch.float32).set_(storage, 0, memory)
+    else:
+        out = torch.empty(memory, dtype=torch.float32)
+    return out.transpose(2, 3) if time_major else out
+
+
 class LazyWindows(LazyTracks):
     """The windows of each track, cut only when the track is read.
 
@@ -369,6 +394,80 @@ class LazyWindows(LazyTracks):
         if isinstance(key, int | np.integer):
             return self._read(int(key))
         return LazyWindows(subset_tracks(self.source, key), self.windower, self.random)
+
+    def _batch_plan(self):
+        """``(files, transforms)`` when every step down to the files can work on a
+        batch of windows (frame-local, with a batch form), else None."""
+        transforms, source = [], self.source
+        while isinstance(source, LazyTracks):
+            if source.transform is not None:
+                if not source.frame_local or source.batch_transform is None:
+                    return None
+                transforms.append(source.batch_transform)
+            source = source.source
+        if not (hasattr(source, "read_windows") and hasattr(source, "track_shape")):
+            return None
+        return source, transforms[::-1]
+
+    def read_batch(self, indices=None, *, allocate=None) -> torch.Tensor:
+        """Return the windows of several tracks as one float32 tensor.
+
+        Equal to stacking ``self[i]`` for ``i`` in ``indices`` (same values, same
+        random offsets drawn in the same order), but when the tracks come from a
+        :class:`~sklearn_genre.datasets.LazyMelList` through frame-local steps
+        (checks, a fitted :class:`MelNormalizer`), each window is copied once from
+        the mapped file into the batch and every step runs once on the whole batch.
+        Inside a ``DataLoader`` worker the batch is allocated in shared memory, so it
+        reaches the training process without another copy.
+
+        Parameters
+        ----------
+        indices : array-like of int [shape=(n,)] or None
+            Tracks to read (all when None).
+        allocate : callable ``(numel) -> torch.Tensor [shape=(>= numel,), \
+dtype=float32]`` or None
+            Memory to write the batch into (reused buffers); fresh memory by default.
+
+        Returns
+        -------
+        windows : torch.Tensor [shape=(n, n_windows, n_mels, window_frames), \
+dtype=float32]
+            From a time-major copy (:func:`~sklearn_genre.datasets.to_time_major`) a
+            transposed view of time-major memory (the network reads it as it is).
+        """
+        indices = (np.arange(len(self)) if indices is None
+                   else np.asarray(indices, dtype=np.int64).reshape(-1))
+        plan = self._batch_plan() if len(indices) else None
+        if plan is None:
+            tracks = [self._read(int(i)) for i in indices]
+            shape = (len(indices),) + (tracks[0].shape if tracks else (0, 0, 0))
+            out = _batch_tensor(shape, time_major=False, allocate=allocate)
+            for row, track in zip(out, tracks):
+                row.copy_(torch.from_numpy(track))
+            return out
+        files, transforms = plan
+        windower, n_windows, n_frames = self.windower, self.windower.n_windows, \
+            self.windower.window_frames
+        time_major = bool(getattr(files, "time_major", False))
+        n_mels = files.track_shape(int(indices[0]))[0]
+        out = _batch_tensor((len(indices), n_windows, n_mels, n_frames), time_major, allocate)
+        if self.random:
+            def starts_for(length):
+                return torch.randint(0, length - n_frames + 1, (n_windows,)).numpy()
+        else:
+            starts_for = windower.window_starts
+        short = []
+        for row, index in enumerate(indices):
+            if not files.read_windows(int(index), starts_for, n_frames, out[row]):
+                short.append((row, self._read(int(index))))  # padded: read whole, now
+                out[row].zero_()  # the batch steps below must see finite values
+        flat = out.flatten(0, 1)
+        owners = np.repeat(indices, n_windows)
+        for transform in transforms:
+            transform(flat, owners)
+        for row, windows in short:
+            out[row].copy_(torch.from_numpy(windows))
+        return out
 
     def _read(self, index: int) -> np.ndarray:
         windower = self.windower

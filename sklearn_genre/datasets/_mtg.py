@@ -8,12 +8,15 @@ Nothing is downloaded: point the loader at files you have.
 
 from __future__ import annotations
 
+import mmap
+import os
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch, check_random_state
 
@@ -99,6 +102,14 @@ class LazyMelList(Sequence):
         self.mmap = mmap
         self.n_mels = n_mels
         self.time_major = time_major
+        self._headers = {}  # path -> parsed .npy header, filled as files are read
+
+    def __getstate__(self):  # headers are re-read in each process (worker), not shipped
+        return {**self.__dict__, "_headers": {}}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_headers", {})
 
     def __len__(self):
         return len(self.paths)
@@ -124,6 +135,100 @@ class LazyMelList(Sequence):
         if index.dtype == bool:
             index = np.flatnonzero(index)
         return self._subset([self.paths[i] for i in index])
+
+    def _header(self, path: str, size: int | None = None):
+        """``(data offset, shape, dtype, fortran_order)`` of a ``.npy``, checked, cached.
+
+        A cached header is re-read when the file's ``size`` no longer matches it.
+        """
+        header = self._headers.get(path)
+        if header is not None and (size is None or size == header[4]):
+            return header[:4]
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, fortran_order, dtype = read(f)
+                offset = f.tell()
+                file_size = os.fstat(f.fileno()).st_size
+        except FileNotFoundError as exc:
+            raise DataFileError(f"mel file not found: {path}") from exc
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataFileError(f"mel file {path} is corrupt or unreadable: {exc}") from exc
+        _check_mel_header(path, shape, dtype, self.n_mels, self.time_major)
+        if offset + int(np.prod(shape)) * dtype.itemsize > file_size:
+            raise DataFileError(f"mel file {path} is truncated: its header promises "
+                                f"{shape} {dtype} values.")
+        self._headers[path] = (offset, shape, dtype, fortran_order, file_size)
+        return offset, shape, dtype, fortran_order
+
+    def track_shape(self, index: int) -> tuple:
+        """``(n_mels, n_frames)`` of track ``index``, from its file's header only."""
+        shape = self._header(self.paths[index])[1]
+        return tuple(shape[::-1]) if self.time_major else tuple(shape)
+
+    def read_windows(self, index: int, starts_for, window_frames: int, out) -> bool:
+        """Copy windows of frames of one track into ``out``, reading only those frames.
+
+        What :meth:`sklearn_genre.LazyWindows.read_batch` uses: the file is mapped
+        (kernel readahead and page cache as for ``mmap=True``), its parsed header is
+        kept, and the windows are converted to ``out``'s dtype as they are copied.
+
+        Parameters
+        ----------
+        index : int
+        starts_for : callable ``(n_frames) -> np.ndarray [shape=(n_windows,)]``
+            The windows' start frames, given the track's length.
+        window_frames : int
+        out : torch.Tensor or np.ndarray [shape=(n_windows, n_mels, window_frames)]
+            Any memory layout (a transposed view of time-major memory copies
+            contiguous blocks from a time-major file).
+
+        Returns
+        -------
+        done : bool
+            False, with nothing read, for a track shorter than ``window_frames``
+            (its windows need padding: read it whole).
+
+        Raises
+        ------
+        DataFileError
+            Naming the file: missing, unreadable or corrupt, not 2-D, wrong ``n_mels``.
+        """
+        path = self.paths[index]
+        if not self.mmap:
+            mel = load_mel(path, mmap=False, n_mels=self.n_mels, time_major=self.time_major)
+            return _copy_windows(mel, starts_for, window_frames, out)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise DataFileError(f"mel file not found: {path}") from exc
+        except OSError as exc:
+            raise DataFileError(f"mel file {path} is unreadable: {exc}") from exc
+        try:
+            size = os.fstat(fd).st_size
+            offset, shape, dtype, fortran_order = self._header(path, size)
+            count = int(np.prod(shape))
+            if count == 0:
+                return _copy_windows(np.empty(shape[::-1] if self.time_major else shape,
+                                              dtype), starts_for, window_frames, out)
+            # copy-on-write: writable views for torch, never written, pages stay shared
+            mapped = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
+        finally:
+            os.close(fd)
+        try:
+            mel = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+            mel = mel.reshape(shape[::-1]).T if fortran_order else mel.reshape(shape)
+            done = _copy_windows(mel.T if self.time_major else mel, starts_for,
+                                 window_frames, out)
+            del mel
+        finally:
+            try:
+                mapped.close()
+            except BufferError:  # a view escaped (an exception's traceback): let GC unmap
+                pass
+        return done
 
     def __repr__(self):
         layout = ", time_major=True" if self.time_major else ""
@@ -157,15 +262,32 @@ def load_mel(path, *, mmap: bool = True, n_mels: int | None = 96,
         raise DataFileError(f"mel file not found: {path}") from exc
     except (ValueError, OSError, EOFError) as exc:
         raise DataFileError(f"mel file {path} is corrupt or unreadable: {exc}") from exc
-    if mel.ndim != 2 or mel.dtype.kind != "f":
+    _check_mel_header(path, mel.shape, mel.dtype, n_mels, time_major)
+    return mel.T if time_major else mel
+
+
+def _check_mel_header(path, shape, dtype, n_mels, time_major) -> None:
+    if len(shape) != 2 or dtype.kind != "f":
         expected = "(n_frames, n_mels)" if time_major else "(n_mels, n_frames)"
-        raise DataFileError(f"mel file {path} holds a {mel.dtype} array of shape {mel.shape}; "
+        raise DataFileError(f"mel file {path} holds a {dtype} array of shape {shape}; "
                             f"expected float {expected}.")
-    if time_major:
-        mel = mel.T
-    if n_mels is not None and mel.shape[0] != n_mels:
-        raise DataFileError(f"mel file {path} has {mel.shape[0]} mel bands; expected {n_mels}.")
-    return mel
+    bands = shape[1] if time_major else shape[0]
+    if n_mels is not None and bands != n_mels:
+        raise DataFileError(f"mel file {path} has {bands} mel bands; expected {n_mels}.")
+
+
+def _copy_windows(mel, starts_for, window_frames: int, out) -> bool:
+    """``out[k] = mel[:, s_k:s_k + window_frames]`` for the starts of ``starts_for``."""
+    if mel.shape[1] < window_frames:
+        return False
+    starts = starts_for(mel.shape[1])
+    if isinstance(out, torch.Tensor) and mel.dtype.isnative and mel.flags.writeable:
+        mel = torch.from_numpy(mel)  # torch converts float16 4x faster than numpy
+    elif isinstance(out, torch.Tensor):
+        out = out.numpy()
+    for k, start in enumerate(starts):
+        out[k] = mel[:, start:start + window_frames]
+    return True
 
 
 def _mel_path(mel_dir: Path, path: str) -> Path:

@@ -1,0 +1,188 @@
+"""Out-of-core batches: LazyWindows.read_batch, WindowBatches, reused buffers, priority."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, default_collate
+
+from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, make_genre_pipeline
+from sklearn_genre._loader import (
+    IdleWorkers,
+    ReusedBuffers,
+    WindowBatches,
+    collated,
+    loader_over_windows,
+)
+from sklearn_genre.datasets import LazyMelList, to_time_major
+from sklearn_genre.exceptions import DataFileError, SpectrogramError
+
+
+def _write(tmp_path, tracks, name="t"):
+    paths = []
+    for i, track in enumerate(tracks):
+        paths.append(tmp_path / f"{name}{i}.npy")
+        np.save(paths[-1], track)
+    return paths
+
+
+@pytest.fixture
+def files(tmp_path, rng):
+    """Band-major float32 tracks of different lengths, one shorter than a window."""
+    lengths = [500, 90, 700, 333, 1000, 260]
+    tracks = [rng.normal(-40, 10, (16, n)).astype(np.float32) for n in lengths]
+    return LazyMelList(_write(tmp_path, tracks), n_mels=16), tracks
+
+
+def _windows(lazy, random, n_windows=3, window_frames=128):
+    norm = MelNormalizer().fit(lazy)
+    windower = MelWindower(n_windows, window_frames,
+                           train_offsets="random" if random else "even")
+    if random:
+        return windower.fit_transform(norm.transform(lazy))
+    return windower.fit(lazy).transform(norm.transform(lazy))
+
+
+@pytest.mark.parametrize("random", [False, True])
+@pytest.mark.parametrize("layout", ["band_major", "time_major_float16"])
+def test_read_batch_equals_the_stacked_tracks(files, tmp_path, random, layout):
+    lazy, _ = files
+    if layout != "band_major":
+        lazy = to_time_major(lazy, tmp_path / "tm")
+    windows = _windows(lazy, random)
+    rows = [4, 1, 0, 5, 1]  # a padded short track (1), twice; any order
+    torch.manual_seed(3)
+    expected = np.stack([windows[i] for i in rows])
+    after_expected = torch.rand(3)
+    torch.manual_seed(3)
+    batch = windows.read_batch(rows)
+    assert torch.equal(torch.rand(3), after_expected)  # the same random draws, in order
+    assert batch.shape == (5, 3, 16, 128) and batch.dtype == torch.float32
+    np.testing.assert_array_equal(batch.numpy(), expected)
+    if layout != "band_major":  # a transposed view of time-major memory
+        assert batch.transpose(2, 3).is_contiguous()
+    sub = windows[[2, 3]]
+    torch.manual_seed(4)
+    expected = np.stack([sub[0], sub[1]])
+    torch.manual_seed(4)
+    np.testing.assert_array_equal(sub.read_batch().numpy(), expected)
+
+
+def test_read_batch_of_windows_without_a_batch_form_falls_back(files):
+    lazy, tracks = files
+    # per-track normalization is not frame-local: track by track, same values
+    norm = MelNormalizer(scope="track").fit(lazy)
+    windows = MelWindower(2, 64).fit(lazy).transform(norm.transform(lazy))
+    np.testing.assert_array_equal(windows.read_batch([0, 2]).numpy(),
+                                  np.stack([windows[0], windows[2]]))
+
+
+def test_read_batch_errors_name_the_track_or_file(tmp_path, rng):
+    tracks = [rng.normal(-40, 10, (16, 400)).astype(np.float32) for _ in range(3)]
+    tracks[2][5, 300:] = np.nan
+    paths = _write(tmp_path, tracks)
+    windows = MelWindower(2, 128).fit_transform(LazyMelList(paths, n_mels=16))
+    windows.read_batch([0, 1])
+    with pytest.raises(SpectrogramError, match="track 2 contains .*NaN"):
+        windows.read_batch([0, 2])
+    os.remove(paths[1])
+    with pytest.raises(DataFileError, match="not found.*t1.npy"):
+        windows.read_batch([1])
+    np.save(paths[0], np.zeros((8, 400), np.float32))  # replaced: the header is re-read
+    with pytest.raises(DataFileError, match="t0.npy has 8 mel bands; expected 16"):
+        windows.read_batch([0])
+
+
+def _identity_tracks(tmp_path, n_tracks=40):
+    """Track i holds the value i everywhere: a batch shows which tracks it holds."""
+    tracks = [np.full((8, 200 + 7 * i), float(i), np.float32) for i in range(n_tracks)]
+    return LazyMelList(_write(tmp_path, tracks), n_mels=8)
+
+
+def test_reused_buffers_never_overwrite_a_batch_still_held(tmp_path):
+    windows = MelWindower(2, 64, train_offsets="random").fit_transform(
+        _identity_tracks(tmp_path))
+    y = np.arange(40)
+    from skorch.dataset import Dataset
+    params = {"batch_size": 4, "shuffle": True, "num_workers": 2, "prefetch_factor": 2}
+    loader = loader_over_windows(DataLoader, Dataset(windows, y), params, reuse=True)
+    assert isinstance(loader, ReusedBuffers)
+    kept, storages = [], set()
+    for epoch in range(3):
+        for X, yb in loader:
+            # what each window holds is its track's value: the label
+            assert torch.equal(X[:, :, 0, 0], yb[:, None].float().expand(-1, 2))
+            storages.add(X.untyped_storage().data_ptr())
+            if epoch == 1:
+                kept.append((X, yb))  # held on to: these buffers must not come back
+    assert len(storages) < 3 * 10  # buffers were reused ...
+    for X, yb in kept:  # ... but never one whose batch was still held
+        assert torch.equal(X[:, :, 0, 0], yb[:, None].float().expand(-1, 2))
+
+
+def test_window_batches_without_workers_and_collation(files):
+    lazy, _ = files
+    windows = _windows(lazy, random=False)
+    batches = WindowBatches(windows, np.arange(6) % 2, indices=np.array([5, 0, 2]))
+    assert len(batches) == 3
+    X, y = collated(batches.__getitems__([0, 2]))
+    np.testing.assert_array_equal(X.numpy(), np.stack([windows[5], windows[2]]))
+    assert y.tolist() == [1, 0]
+    X1, y1 = batches[1]
+    np.testing.assert_array_equal(X1.numpy(), windows[0])
+
+
+def test_fit_through_batches_equals_fit_through_per_track_collation(files):
+    lazy, _ = files
+    y = np.array(list("abbaab"))
+
+    def fit(**params):
+        pipe = make_genre_pipeline(
+            window__n_windows=2, window__window_frames=96, window__train_offsets="random",
+            clf__train_crop_frames=None, clf__max_epochs=3, clf__batch_size=2,
+            clf__train_split=None, clf__random_state=0, clf__verbose=0, **params)
+        return pipe.fit(lazy, y)
+
+    fast = fit()
+    slow = fit(clf__iterator_train__collate_fn=default_collate)
+    np.testing.assert_allclose(fast[-1].history[:, "train_loss"],
+                               slow[-1].history[:, "train_loss"], rtol=1e-6)
+    np.testing.assert_array_equal(fast.predict_proba(lazy), slow.predict_proba(lazy))
+
+
+def _record_policy(path):
+    def record(worker_id):
+        with open(path, "a") as f:
+            f.write(f"{worker_id} {os.sched_getscheduler(0)}\n")
+    return record
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_IDLE is Linux's")
+@pytest.mark.parametrize("priority", ["idle", "normal"])
+def test_worker_priority_and_the_users_worker_init_fn(files, tmp_path, priority):
+    lazy, _ = files
+    log = tmp_path / "policy.txt"
+    clf = CRNNClassifier(max_epochs=1, train_split=None, verbose=0, random_state=0,
+                         worker_priority=priority, iterator_train__num_workers=1,
+                         iterator_train__worker_init_fn=_record_policy(log),
+                         iterator_train__multiprocessing_context="fork")
+    clf.fit(MelWindower(2, 64).fit_transform(lazy), np.array(list("abbaab")))
+    expected = os.SCHED_IDLE if priority == "idle" else os.SCHED_OTHER
+    assert log.read_text().split() == ["0", str(expected)]
+
+
+def test_invalid_worker_priority_is_an_error(files):
+    lazy, _ = files
+    clf = CRNNClassifier(max_epochs=1, verbose=0, worker_priority="high",
+                         iterator_train__num_workers=1)
+    with pytest.raises(ValueError, match="worker_priority must be 'idle' or 'normal'"):
+        clf.fit(MelWindower(2, 64).fit_transform(lazy), np.array(list("abbaab")))
+
+
+def test_idle_workers_calls_the_users_function_after_lowering_priority(monkeypatch):
+    calls = []
+    monkeypatch.setattr("sklearn_genre._loader.lower_priority", lambda: calls.append("low"))
+    IdleWorkers(lambda worker_id: calls.append(worker_id))(3)
+    assert calls == ["low", 3]
