@@ -13,8 +13,10 @@ pipeline's network for ``--epochs`` epochs two ways on the same tracks:
 - in memory: the same windows cut once and held as one array (the windows of
   ``--in-memory-tracks`` tracks, as many as fit in RAM).
 
-Reports throughput (tracks/s, median over epochs after the first) and the peak RSS of
-the training process plus its workers (sampled every 50 ms).
+Reports throughput (tracks/s, median over epochs after the first) and the peak memory
+of the training process plus its workers (sampled every 50 ms): the sum of their RSS
+(shared-memory batches counted in each process that maps them) and of their PSS
+(counted once; sampled every 0.5 s).
 
 Usage::
 
@@ -47,21 +49,33 @@ FRAMES_PER_S = 12000 / 256
 
 
 class PeakRSS:
-    """Peak resident memory of this process and its children, sampled in a thread."""
+    """Peak memory of this process and its children, sampled in a thread.
+
+    ``peak``: the sum of their resident sizes (RSS), which counts a shared page (a
+    batch in shared memory between a worker and the training process) once per
+    process; ``peak_pss``: the sum of proportional set sizes, which counts it once.
+    """
 
     def __init__(self, interval=0.05):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.interval, self.peak, self.peak_pss = interval, 0, 0
+        self._stop = threading.Event()
 
     def _sample(self):
-        me = psutil.Process()
+        me, tick = psutil.Process(), 0
         while not self._stop.is_set():
-            total = 0
+            with_pss = tick % 10 == 0  # PSS walks the page tables: 1 ms for 5 GB
+            total = total_pss = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    info = proc.memory_full_info() if with_pss else proc.memory_info()
+                    total += info.rss
+                    total_pss += getattr(info, "pss", info.rss)
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
+            if with_pss:
+                self.peak_pss = max(self.peak_pss, total_pss)
+            tick += 1
             time.sleep(self.interval)
 
     def __enter__(self):
@@ -124,13 +138,13 @@ def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
     return [dump_dir / p for p in paths], np.array(labels)
 
 
-def pipeline(epochs, workers, timer, n_windows, window_frames):
+def pipeline(epochs, workers, timer, n_windows, window_frames, priority="idle"):
     pipe = make_genre_pipeline(
         norm__scope="band", norm__max_fit_tracks=200, window__n_windows=n_windows,
         window__window_frames=window_frames, window__train_offsets="random",
         clf__max_epochs=epochs, clf__train_split=None, clf__batch_size=32,
         clf__train_crop_frames=None, clf__random_state=0, clf__verbose=0,
-        clf__callbacks=[("timer", timer)])
+        clf__callbacks=[("timer", timer)], clf__worker_priority=priority)
     if workers:
         pipe.set_params(clf__iterator_train__num_workers=workers,
                         clf__iterator_train__persistent_workers=True,
@@ -146,6 +160,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--n-windows", type=int, default=4)
     parser.add_argument("--window-frames", type=int, default=352)
+    parser.add_argument("--worker-priority", default="idle", choices=["idle", "normal"])
     parser.add_argument("--dump-dir", default=None)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--time-major-dir", default=None,
@@ -182,12 +197,14 @@ def main(argv=None):
         timer = EpochTimes()
         with PeakRSS() as rss:
             pipe = pipeline(args.epochs, args.workers, timer, args.n_windows,
-                            args.window_frames)
+                            args.window_frames, args.worker_priority)
             pipe.fit(data, y)
         ooc[name] = {
             "tracks_per_s": round(len(y) / float(np.median(timer.times[1:] or timer.times)), 1),
             "epoch_seconds": [round(t, 1) for t in timer.times],
-            "peak_rss_mb": round(rss.peak / 2**20), "workers": args.workers,
+            "peak_rss_mb": round(rss.peak / 2**20),
+            "peak_pss_mb": round(rss.peak_pss / 2**20), "workers": args.workers,
+            "worker_priority": args.worker_priority,
             "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1)}
         if convert_s is not None:
             ooc[name]["conversion_seconds"] = convert_s
@@ -207,7 +224,8 @@ def main(argv=None):
     mem_result = {
         "tracks_per_s": round(n_mem / float(np.median(timer.times[1:] or timer.times)), 1),
         "epoch_seconds": [round(t, 1) for t in timer.times],
-        "peak_rss_mb": round(rss.peak / 2**20), "n_tracks": n_mem,
+        "peak_rss_mb": round(rss.peak / 2**20), "peak_pss_mb": round(rss.peak_pss / 2**20),
+        "n_tracks": n_mem,
         "array_gb": round(X_mem.nbytes / 1e9, 2)}
     print("in memory:", mem_result, flush=True)
 
@@ -231,7 +249,7 @@ def main(argv=None):
             ooc["time_major"]["tracks_per_s"] / mem_result["tracks_per_s"], 3)
     print("| figure | " + " | ".join(f"out of core, {n}" for n in ooc) + " | in memory |")
     print("|---" * (len(ooc) + 2) + "|")
-    for key in ("tracks_per_s", "peak_rss_mb"):
+    for key in ("tracks_per_s", "peak_rss_mb", "peak_pss_mb"):
         print(f"| {key} | " + " | ".join(str(r[key]) for r in ooc.values())
               + f" | {mem_result[key]} |")
     for name, r in ooc.items():
