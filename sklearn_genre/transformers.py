@@ -456,24 +456,19 @@ dtype=float32]
                 return torch.randint(0, length - n_frames + 1, (n_windows,)).numpy()
         else:
             starts_for = windower.window_starts
-        # first every track's offsets (in order: the same random draws as track by
-        # track), the reads of the whole batch set going; then the copies
-        short, starts = [], []
-        prefetch = getattr(files, "prefetch_windows", None)
+        # every track's offsets first (in order: the same random draws as track by
+        # track), then one read of the whole batch
+        short, rows, starts = [], [], []
         for row, index in enumerate(indices):
             length = files.track_shape(int(index))[1]
             if length < n_frames:
                 short.append((row, self._read(int(index))))  # padded: read whole, now
-                starts.append(None)
-                continue
-            starts.append(starts_for(length))
-            if prefetch is not None:
-                prefetch(int(index), starts[-1], n_frames)
-        for row, (index, track_starts) in enumerate(zip(indices, starts)):
-            if track_starts is None:
                 out[row].zero_()  # the batch steps below must see finite values
             else:
-                files.read_windows(int(index), track_starts, n_frames, out[row])
+                rows.append(row)
+                starts.append(starts_for(length))
+        files.read_windows([int(indices[row]) for row in rows], starts, n_frames,
+                           [out[row] for row in rows])
         flat = out.flatten(0, 1)
         owners = np.repeat(indices, n_windows)
         for transform in transforms:

@@ -235,3 +235,26 @@ def test_default_pipeline_crops_lazy_windows_through_batches(files):
     assert (2, 2, 16, 64) in seen  # training batches: cropped
     assert any(shape[-1] == 96 for shape in seen)  # validation batches: whole windows
     assert pipe.predict(lazy).shape == (6,)
+
+
+def test_a_batch_asks_for_exactly_the_windows_of_a_time_major_file(files, tmp_path,
+                                                                  monkeypatch):
+    lazy, tracks = files
+    copy = to_time_major(lazy, tmp_path / "tm")
+    calls = []
+    monkeypatch.setattr(os, "posix_fadvise",
+                        lambda fd, offset, length, advice: calls.append((offset, length)))
+    out = torch.empty(2, 2, 16, 50)
+    lazy.read_windows([0, 2], [[0, 100], [7, 9]], 50, out)  # band-major: mapped
+    assert calls == []
+    np.testing.assert_array_equal(out[1].numpy(),
+                                  np.stack([tracks[2][:, 7:57], tracks[2][:, 9:59]]))
+    copy.read_windows([0, 2], [[0, 100], [7, 9]], 50, out)
+    header = np.load(copy.paths[0], mmap_mode="r").offset
+    row = 16 * 2  # float16 frames of 16 bands
+    assert calls[:2] == [(header, 50 * row), (header + 100 * row, 50 * row)]
+    assert len(calls) == 4  # all asked for before any is read
+    np.testing.assert_allclose(out[0].numpy(),
+                               np.stack([tracks[0][:, :50], tracks[0][:, 100:150]]), atol=0.032)
+    with pytest.raises(DataFileError, match="too short for a window of 50 frames at 480"):
+        copy.read_windows([0], [[480]], 50, out[:1])
