@@ -160,7 +160,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--n-windows", type=int, default=4)
     parser.add_argument("--window-frames", type=int, default=352)
-    parser.add_argument("--worker-priority", default="idle", choices=["idle", "normal"])
+    parser.add_argument("--worker-priority", default=["idle"], nargs="+",
+                        choices=["idle", "low", "normal"],
+                        help="several: one time-major run each (A/B in one run)")
     parser.add_argument("--dump-dir", default=None)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--time-major-dir", default=None,
@@ -189,25 +191,29 @@ def main(argv=None):
             drop_page_cache()
         start = time.perf_counter()
         lazy_tm = to_time_major(lazy, args.time_major_dir, n_jobs=2)
-        runs["time_major"] = (lazy_tm, round(time.perf_counter() - start, 1))
-        print(f"time-major float16 copy: {runs['time_major'][1]} s", flush=True)
+        convert_s = round(time.perf_counter() - start, 1)
+        print(f"time-major float16 copy: {convert_s} s", flush=True)
+        for priority in args.worker_priority:
+            name = "time_major" if priority == args.worker_priority[0] else \
+                f"time_major_{priority}"
+            runs[name] = (lazy_tm, convert_s, priority)
     if not (args.skip_band_major and runs):
-        runs["band_major"] = (lazy, None)
+        runs["band_major"] = (lazy, None, args.worker_priority[0])
     ooc = {}
-    for name, (data, convert_s) in runs.items():
+    for name, (data, convert_s, priority) in runs.items():
         if args.drop_caches:
             drop_page_cache()
         timer = EpochTimes()
         with PeakRSS() as rss:
             pipe = pipeline(args.epochs, args.workers, timer, args.n_windows,
-                            args.window_frames, args.worker_priority)
+                            args.window_frames, priority)
             pipe.fit(data, y)
         ooc[name] = {
             "tracks_per_s": round(len(y) / float(np.median(timer.times[1:] or timer.times)), 1),
             "epoch_seconds": [round(t, 1) for t in timer.times],
             "peak_rss_mb": round(rss.peak / 2**20),
             "peak_pss_mb": round(rss.peak_pss / 2**20), "workers": args.workers,
-            "worker_priority": args.worker_priority,
+            "worker_priority": priority,
             "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1)}
         if convert_s is not None:
             ooc[name]["conversion_seconds"] = convert_s
@@ -248,10 +254,11 @@ def main(argv=None):
         results["out_of_core"] = ooc["band_major"]
         results["throughput_ratio"] = round(
             ooc["band_major"]["tracks_per_s"] / mem_result["tracks_per_s"], 3)
-    if "time_major" in ooc:
-        results["out_of_core_time_major"] = ooc["time_major"]
-        results["throughput_ratio_time_major"] = round(
-            ooc["time_major"]["tracks_per_s"] / mem_result["tracks_per_s"], 3)
+    for name in ooc:
+        if name.startswith("time_major"):
+            results[f"out_of_core_{name}"] = ooc[name]
+            results[f"throughput_ratio_{name}"] = round(
+                ooc[name]["tracks_per_s"] / mem_result["tracks_per_s"], 3)
     print("| figure | " + " | ".join(f"out of core, {n}" for n in ooc) + " | in memory |")
     print("|---" * (len(ooc) + 2) + "|")
     for key in ("tracks_per_s", "peak_rss_mb", "peak_pss_mb"):

@@ -227,22 +227,25 @@ def loader_over_windows(iterator, dataset, params: dict, *, reuse: bool):
 
 
 class IdleWorkers:
-    """``worker_init_fn`` that gives ``DataLoader`` workers the lowest CPU priority.
+    """``worker_init_fn`` that lowers the CPU priority of ``DataLoader`` workers.
 
-    Linux: ``SCHED_IDLE`` (a worker runs only on a core nothing else wants); other
-    Unix systems: ``nice`` 19; elsewhere nothing changes. Then calls ``then``.
+    ``"idle"``: Linux ``SCHED_IDLE`` (a worker runs only on a core nothing else wants;
+    ``nice`` 19 on other Unix systems); ``"low"``: ``nice`` 10 (about a tenth of a
+    core's time when training wants both cores). Then calls ``then``.
 
     Parameters
     ----------
     then : callable ``(worker_id) -> None`` or None
         The user's own ``worker_init_fn``.
+    priority : {"idle", "low"}, default="idle"
     """
 
-    def __init__(self, then=None):
+    def __init__(self, then=None, priority="idle"):
         self.then = then
+        self.priority = priority
 
     def __call__(self, worker_id):
-        lower_priority()
+        lower_priority(self.priority)
         if self.then is not None:
             self.then(worker_id)
 
@@ -264,14 +267,14 @@ def _ioprio(set_value=None):
     return libc.syscall(numbers[0], 1, 0, set_value)
 
 
-def lower_priority() -> str:
+def lower_priority(priority: str = "idle") -> str:
     """Lower this thread's (a worker process's main thread's) CPU priority; return how.
 
     Linux derives the I/O class from ``SCHED_IDLE`` too (the idle class, served only
     when the disk has nothing else to do): measured, that made cold reads of the
     band-major dump 1.6x slower, so the I/O priority is set back to best-effort.
     """
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+    if priority == "idle" and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError:
@@ -283,8 +286,8 @@ def lower_priority() -> str:
             return "SCHED_IDLE"
     if hasattr(os, "nice"):
         try:
-            os.nice(19)
-            return "nice 19"
+            os.nice(19 if priority == "idle" else 10)
+            return f"nice {19 if priority == 'idle' else 10}"
         except OSError:
             pass
     return "unchanged"

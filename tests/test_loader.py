@@ -183,14 +183,14 @@ def test_invalid_worker_priority_is_an_error(files):
     lazy, _ = files
     clf = CRNNClassifier(max_epochs=1, verbose=0, worker_priority="high",
                          iterator_train__num_workers=1)
-    with pytest.raises(ValueError, match="worker_priority must be 'idle' or 'normal'"):
+    with pytest.raises(ValueError, match="worker_priority must be 'idle', 'low' or 'normal'"):
         clf.fit(MelWindower(2, 64).fit_transform(lazy), np.array(list("abbaab")))
 
 
 def test_idle_workers_calls_the_users_function_after_lowering_priority(monkeypatch):
     calls = []
-    monkeypatch.setattr("sklearn_genre._loader.lower_priority", lambda: calls.append("low"))
-    IdleWorkers(lambda worker_id: calls.append(worker_id))(3)
+    monkeypatch.setattr("sklearn_genre._loader.lower_priority", calls.append)
+    IdleWorkers(lambda worker_id: calls.append(worker_id), "low")(3)
     assert calls == ["low", 3]
 
 
