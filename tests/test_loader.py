@@ -258,3 +258,16 @@ def test_a_batch_asks_for_exactly_the_windows_of_a_time_major_file(files, tmp_pa
                                np.stack([tracks[0][:, :50], tracks[0][:, 100:150]]), atol=0.032)
     with pytest.raises(DataFileError, match="too short for a window of 50 frames at 480"):
         copy.read_windows([0], [[480]], 50, out[:1])
+
+
+def test_a_bad_track_read_in_a_worker_is_an_error_naming_it(tmp_path, rng):
+    tracks = [rng.normal(-40, 10, (16, 400)).astype(np.float32) for _ in range(12)]
+    tracks[7][3, 50:] = np.nan
+    lazy = LazyMelList(_write(tmp_path, tracks), n_mels=16)
+    pipe = make_genre_pipeline(
+        norm__scope="band", norm__max_fit_tracks=3, window__n_windows=2,
+        window__window_frames=64, window__train_offsets="random", clf__max_epochs=1,
+        clf__batch_size=4, clf__verbose=0, clf__train_split=None,
+        clf__iterator_train__num_workers=1)
+    with pytest.raises(SpectrogramError, match=r"track 7 contains \d+ NaN") as info:
+        pipe.fit(lazy, np.array(list("ab") * 6))
