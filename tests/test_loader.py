@@ -134,8 +134,11 @@ def test_window_batches_without_workers_and_collation(files):
     np.testing.assert_array_equal(X1.numpy(), windows[0])
 
 
-def test_fit_through_batches_equals_fit_through_per_track_collation(files):
+@pytest.mark.parametrize("layout", ["band_major", "time_major_float16"])
+def test_fit_through_batches_equals_fit_through_per_track_collation(files, tmp_path, layout):
     lazy, _ = files
+    if layout != "band_major":  # batches are transposed views of time-major memory
+        lazy = to_time_major(lazy, tmp_path / "tm")
     y = np.array(list("abbaab"))
 
     def fit(**params):
