@@ -272,5 +272,5 @@ def test_a_bad_track_read_in_a_worker_is_an_error_naming_it(tmp_path, rng):
         window__window_frames=64, window__train_offsets="random", clf__max_epochs=1,
         clf__batch_size=4, clf__verbose=0, clf__train_split=None,
         clf__iterator_train__num_workers=1)
-    with pytest.raises(SpectrogramError, match=r"track 7 contains \d+ NaN") as info:
+    with pytest.raises(SpectrogramError, match=r"track 7 contains \d+ NaN"):
         pipe.fit(lazy, np.array(list("ab") * 6))
