@@ -26,7 +26,7 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-from .transformers import _batch_tensor
+from .transformers import _batch_tensor, shared_float32
 
 __all__ = ["IdleWorkers", "ReusedBuffers", "WindowBatches", "collated", "loader_over_windows",
            "random_crops", "window_batches"]
@@ -96,8 +96,7 @@ class WindowBatches(torch.utils.data.Dataset):
     def _slot_buffer(self, slot: int, numel: int) -> torch.Tensor:
         buffer = self._buffers.get(slot)
         if buffer is None or buffer.numel() < numel:
-            storage = _new_shared(numel * 4)
-            buffer = torch.empty(0, dtype=torch.float32).set_(storage, 0, (numel,))
+            buffer = shared_float32(numel)
             self._buffers[slot] = buffer
         return buffer
 

@@ -354,15 +354,22 @@ def _batch_tensor(shape, time_major: bool, allocate=None) -> torch.Tensor:
     ``time_major``."""
     memory = (*shape[:2], shape[3], shape[2]) if time_major else tuple(shape)
     numel = int(np.prod(memory))
-    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
     if allocate is not None:
         out = allocate(numel)[:numel].view(memory)
-    elif torch.utils.data.get_worker_info() is not None and new_shared is not None and numel:
-        storage = new_shared(numel * 4)
-        out = torch.empty(0, dtype=torch.float32).set_(storage, 0, memory)
+    elif torch.utils.data.get_worker_info() is not None and numel:
+        out = shared_float32(numel).view(memory)
     else:
         out = torch.empty(memory, dtype=torch.float32)
     return out.transpose(2, 3) if time_major else out
+
+
+def shared_float32(numel: int) -> torch.Tensor:
+    """Empty 1-D float32 tensor in shared memory (how torch's collation allocates in
+    workers; plain memory, pickled into shared memory on sending, without that API)."""
+    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+    if new_shared is None:
+        return torch.empty(numel, dtype=torch.float32)
+    return torch.empty(0, dtype=torch.float32).set_(new_shared(numel * 4), 0, (numel,))
 
 
 class LazyWindows(LazyTracks):

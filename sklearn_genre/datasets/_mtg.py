@@ -310,13 +310,17 @@ def _check_mel_header(path, shape, dtype, n_mels, time_major) -> None:
         raise DataFileError(f"mel file {path} has {bands} mel bands; expected {n_mels}.")
 
 
-def _pread_windows(fd, path, offset, shape, dtype, starts, window_frames, out) -> None:
-    """Time-major windows with one ``pread`` each (pages asked for by prefetch)."""
-    n_frames, n_mels = shape
+def _check_starts(path, n_frames: int, starts, window_frames: int) -> None:
     if len(starts) and int(np.max(starts)) + window_frames > n_frames:
         raise DataFileError(f"mel file {path} has {n_frames} frames now: too short for a "
                             f"window of {window_frames} frames at {int(np.max(starts))} "
                             "(the file changed while reading?).")
+
+
+def _pread_windows(fd, path, offset, shape, dtype, starts, window_frames, out) -> None:
+    """Time-major windows with one ``pread`` each (pages asked for by prefetch)."""
+    n_frames, n_mels = shape
+    _check_starts(path, n_frames, starts, window_frames)
     stage = np.empty((len(starts), window_frames, n_mels), dtype)
     row = n_mels * dtype.itemsize
     for k, start in enumerate(starts):
@@ -330,10 +334,7 @@ def _pread_windows(fd, path, offset, shape, dtype, starts, window_frames, out) -
 
 def _copy_windows(mel, starts, window_frames: int, out, path) -> None:
     """``out[k] = mel[:, s_k:s_k + window_frames]`` for every start ``s_k``."""
-    if len(starts) and int(np.max(starts)) + window_frames > mel.shape[1]:
-        raise DataFileError(f"mel file {path} has {mel.shape[1]} frames now: too short for a "
-                            f"window of {window_frames} frames at {int(np.max(starts))} "
-                            "(the file changed while reading?).")
+    _check_starts(path, mel.shape[1], starts, window_frames)
     if isinstance(out, torch.Tensor) and mel.dtype.isnative and mel.flags.writeable:
         mel = torch.from_numpy(mel)  # torch converts float16 4x faster than numpy
     elif isinstance(out, torch.Tensor):
