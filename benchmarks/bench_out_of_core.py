@@ -16,7 +16,8 @@ pipeline's network for ``--epochs`` epochs two ways on the same tracks:
 Reports throughput (tracks/s, median over epochs after the first) and the peak memory
 of the training process plus its workers (sampled every 50 ms): the sum of their RSS
 (shared-memory batches counted in each process that maps them) and of their PSS
-(counted once; sampled every 0.5 s).
+(counted once; sampled every 0.5 s); on Linux also the disk reads during each
+out-of-core run and their mean time (the disk's speed varies on shared machines).
 
 Usage::
 
@@ -138,13 +139,15 @@ def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
     return [dump_dir / p for p in paths], np.array(labels)
 
 
-def pipeline(epochs, workers, timer, n_windows, window_frames, priority="idle"):
+def pipeline(epochs, workers, timer, n_windows, window_frames, priority="idle",
+             read_ahead=1):
     pipe = make_genre_pipeline(
         norm__scope="band", norm__max_fit_tracks=200, window__n_windows=n_windows,
         window__window_frames=window_frames, window__train_offsets="random",
         clf__max_epochs=epochs, clf__train_split=None, clf__batch_size=32,
         clf__train_crop_frames=None, clf__random_state=0, clf__verbose=0,
-        clf__callbacks=[("timer", timer)], clf__worker_priority=priority)
+        clf__callbacks=[("timer", timer)], clf__worker_priority=priority,
+        clf__read_ahead=read_ahead)
     if workers:
         pipe.set_params(clf__iterator_train__num_workers=workers,
                         clf__iterator_train__persistent_workers=True,
@@ -163,6 +166,11 @@ def main(argv=None):
     parser.add_argument("--worker-priority", default=["idle"], nargs="+",
                         choices=["idle", "low", "normal"],
                         help="several: one time-major run each (A/B in one run)")
+    parser.add_argument("--read-ahead", default=[1], nargs="+", type=int,
+                        help="batches each worker asks the disk for ahead (0: off); "
+                             "several: one time-major run each (A/B in one run)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the time-major variants this many times, interleaved")
     parser.add_argument("--dump-dir", default=None)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--time-major-dir", default=None,
@@ -193,28 +201,32 @@ def main(argv=None):
         lazy_tm = to_time_major(lazy, args.time_major_dir, n_jobs=2)
         convert_s = round(time.perf_counter() - start, 1)
         print(f"time-major float16 copy: {convert_s} s", flush=True)
-        for priority in args.worker_priority:
-            name = "time_major" if priority == args.worker_priority[0] else \
-                f"time_major_{priority}"
-            runs[name] = (lazy_tm, convert_s, priority)
+        variants = [(p, r) for p in args.worker_priority for r in args.read_ahead]
+        for repeat in range(args.repeat):
+            for priority, read_ahead in variants:
+                name = "time_major" if (priority, read_ahead) == variants[0] else \
+                    f"time_major_{priority}_read_ahead{read_ahead}"
+                runs[name + (f"_run{repeat + 1}" if repeat else "")] = (
+                    lazy_tm, convert_s, priority, read_ahead)
     if not (args.skip_band_major and runs):
-        runs["band_major"] = (lazy, None, args.worker_priority[0])
+        runs["band_major"] = (lazy, None, args.worker_priority[0], args.read_ahead[0])
     ooc = {}
-    for name, (data, convert_s, priority) in runs.items():
+    for name, (data, convert_s, priority, read_ahead) in runs.items():
         if args.drop_caches:
             drop_page_cache()
         timer = EpochTimes()
-        with PeakRSS() as rss:
+        with PeakRSS() as rss, DiskReads(data.paths[0]) as disk:
             pipe = pipeline(args.epochs, args.workers, timer, args.n_windows,
-                            args.window_frames, priority)
+                            args.window_frames, priority, read_ahead)
             pipe.fit(data, y)
         ooc[name] = {
             "tracks_per_s": round(len(y) / float(np.median(timer.times[1:] or timer.times)), 1),
             "epoch_seconds": [round(t, 1) for t in timer.times],
             "peak_rss_mb": round(rss.peak / 2**20),
             "peak_pss_mb": round(rss.peak_pss / 2**20), "workers": args.workers,
-            "worker_priority": priority,
-            "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1)}
+            "worker_priority": priority, "read_ahead": read_ahead,
+            "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1),
+            **disk.figures}
         if convert_s is not None:
             ooc[name]["conversion_seconds"] = convert_s
         print(f"out of core, {name}:", ooc[name], flush=True)
@@ -270,6 +282,39 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     return results
+
+
+class DiskReads:
+    """Reads from the block device holding ``path`` during the block (Linux's
+    ``/proc/diskstats``): how many, how many GB, and the mean milliseconds each took
+    (queueing included), which shows how fast the disk was during a run."""
+
+    def __init__(self, path):
+        dev = os.stat(path).st_dev
+        self.device = (os.major(dev), os.minor(dev))
+        self.figures = {}
+
+    def _counts(self):
+        try:
+            for line in Path("/proc/diskstats").read_text().splitlines():
+                fields = line.split()
+                if (int(fields[0]), int(fields[1])) == self.device:
+                    return np.array([int(fields[3]), int(fields[5]), int(fields[6])])
+        except OSError:
+            pass
+        return None
+
+    def __enter__(self):
+        self._start = self._counts()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._counts()
+        if self._start is not None and end is not None:
+            reads, sectors, ms = (int(n) for n in end - self._start)
+            self.figures = {"disk_reads": reads,
+                            "disk_read_gb": round(sectors * 512 / 1e9, 2),
+                            "disk_ms_per_read": round(ms / max(reads, 1), 2)}
 
 
 def drop_page_cache():
