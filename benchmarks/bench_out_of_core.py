@@ -18,6 +18,10 @@ of the training process plus its workers (sampled every 50 ms): the sum of their
 (shared-memory batches counted in each process that maps them) and of their PSS
 (counted once; sampled every 0.5 s); on Linux also the disk reads during each
 out-of-core run and their mean time (the disk's speed varies on shared machines).
+Workers are forked: each one's RSS also counts the training process's pages that it
+shares copy-on-write, so summed RSS grows with what the process held when the run
+started (``rss_mb_at_start``; larger for later runs in one invocation), PSS does not.
+``--repeat`` interleaves several time-major runs in one invocation.
 
 Usage::
 
@@ -139,15 +143,13 @@ def make_dump(dump_dir: Path, n_tracks: int, splits_dir, n_mels=96):
     return [dump_dir / p for p in paths], np.array(labels)
 
 
-def pipeline(epochs, workers, timer, n_windows, window_frames, priority="idle",
-             read_ahead=1):
+def pipeline(epochs, workers, timer, n_windows, window_frames, priority="idle"):
     pipe = make_genre_pipeline(
         norm__scope="band", norm__max_fit_tracks=200, window__n_windows=n_windows,
         window__window_frames=window_frames, window__train_offsets="random",
         clf__max_epochs=epochs, clf__train_split=None, clf__batch_size=32,
         clf__train_crop_frames=None, clf__random_state=0, clf__verbose=0,
-        clf__callbacks=[("timer", timer)], clf__worker_priority=priority,
-        clf__read_ahead=read_ahead)
+        clf__callbacks=[("timer", timer)], clf__worker_priority=priority)
     if workers:
         pipe.set_params(clf__iterator_train__num_workers=workers,
                         clf__iterator_train__persistent_workers=True,
@@ -166,11 +168,8 @@ def main(argv=None):
     parser.add_argument("--worker-priority", default=["idle"], nargs="+",
                         choices=["idle", "low", "normal"],
                         help="several: one time-major run each (A/B in one run)")
-    parser.add_argument("--read-ahead", default=[1], nargs="+", type=int,
-                        help="batches each worker asks the disk for ahead (0: off); "
-                             "several: one time-major run each (A/B in one run)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="run the time-major variants this many times, interleaved")
+                        help="run the time-major runs this many times, interleaved")
     parser.add_argument("--dump-dir", default=None)
     parser.add_argument("--splits-dir", default=None)
     parser.add_argument("--time-major-dir", default=None,
@@ -201,30 +200,31 @@ def main(argv=None):
         lazy_tm = to_time_major(lazy, args.time_major_dir, n_jobs=2)
         convert_s = round(time.perf_counter() - start, 1)
         print(f"time-major float16 copy: {convert_s} s", flush=True)
-        variants = [(p, r) for p in args.worker_priority for r in args.read_ahead]
         for repeat in range(args.repeat):
-            for priority, read_ahead in variants:
-                name = "time_major" if (priority, read_ahead) == variants[0] else \
-                    f"time_major_{priority}_read_ahead{read_ahead}"
+            for priority in args.worker_priority:
+                name = "time_major" if priority == args.worker_priority[0] else \
+                    f"time_major_{priority}"
                 runs[name + (f"_run{repeat + 1}" if repeat else "")] = (
-                    lazy_tm, convert_s, priority, read_ahead)
+                    lazy_tm, convert_s, priority)
     if not (args.skip_band_major and runs):
-        runs["band_major"] = (lazy, None, args.worker_priority[0], args.read_ahead[0])
+        runs["band_major"] = (lazy, None, args.worker_priority[0])
     ooc = {}
-    for name, (data, convert_s, priority, read_ahead) in runs.items():
+    for name, (data, convert_s, priority) in runs.items():
         if args.drop_caches:
             drop_page_cache()
         timer = EpochTimes()
+        rss_before = psutil.Process().memory_info().rss  # forked workers count it again
         with PeakRSS() as rss, DiskReads(data.paths[0]) as disk:
             pipe = pipeline(args.epochs, args.workers, timer, args.n_windows,
-                            args.window_frames, priority, read_ahead)
+                            args.window_frames, priority)
             pipe.fit(data, y)
         ooc[name] = {
             "tracks_per_s": round(len(y) / float(np.median(timer.times[1:] or timer.times)), 1),
             "epoch_seconds": [round(t, 1) for t in timer.times],
             "peak_rss_mb": round(rss.peak / 2**20),
-            "peak_pss_mb": round(rss.peak_pss / 2**20), "workers": args.workers,
-            "worker_priority": priority, "read_ahead": read_ahead,
+            "peak_pss_mb": round(rss.peak_pss / 2**20),
+            "rss_mb_at_start": round(rss_before / 2**20), "workers": args.workers,
+            "worker_priority": priority,
             "disk_gb": round(sum(Path(p).stat().st_size for p in data.paths) / 1e9, 1),
             **disk.figures}
         if convert_s is not None:

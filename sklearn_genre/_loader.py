@@ -19,18 +19,17 @@ import ctypes
 import os
 import platform
 import sys
-from collections import deque
 from functools import partial
 
 import numpy as np
 import torch
 from skorch.dataset import Dataset
-from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler, Subset
+from torch.utils.data import Subset
 
 from .transformers import _batch_tensor, shared_float32
 
-__all__ = ["IdleWorkers", "LookaheadBatches", "ReusedBuffers", "WindowBatches", "collated",
-           "loader_over_windows", "random_crops", "window_batches"]
+__all__ = ["IdleWorkers", "ReusedBuffers", "WindowBatches", "collated", "loader_over_windows",
+           "random_crops", "window_batches"]
 
 
 _use_count = getattr(torch._C, "_storage_Use_Count", None)
@@ -61,10 +60,9 @@ class WindowBatches(torch.utils.data.Dataset):
         self.free = None  # shared flags of reusable batch buffers (share_buffers)
         self.slots_per_worker = 0
         self._buffers = {}  # worker-local: slot -> flat shared-memory float32 tensor
-        self._plans = {}  # worker-local: rows of a batch read ahead -> its plan
 
     def __getstate__(self):
-        return {**self.__dict__, "_buffers": {}, "_plans": {}}
+        return {**self.__dict__, "_buffers": {}}
 
     def share_buffers(self, n_workers: int, slots_per_worker: int):
         """Let each of ``n_workers`` workers write its batches into ``slots_per_worker``
@@ -106,36 +104,17 @@ class WindowBatches(torch.utils.data.Dataset):
         """``(X, y)`` of a batch, ``X [shape=(n, n_windows, n_mels, window_frames)]``;
         ``(X, y, slot)`` with ``y`` as an array after :meth:`share_buffers`."""
         tracks = self.indices[np.asarray(rows, dtype=np.int64)]
-        plan = self._read_ahead(rows, tracks)
         slot = self._take_slot()
         allocate = None if slot < 0 else partial(self._slot_buffer, slot)
         if self.crop_frames is None or self.windows.windower.window_frames <= self.crop_frames:
-            X = self.windows.read_batch(tracks, allocate=allocate, plan=plan)
+            X = self.windows.read_batch(tracks, allocate=allocate)
         else:
-            X = random_crops(self.windows.read_batch(tracks, plan=plan), self.crop_frames,
-                             allocate)
+            X = random_crops(self.windows.read_batch(tracks), self.crop_frames, allocate)
         y = (np.zeros(len(tracks), dtype=np.float32) if self.y is None
              else np.ascontiguousarray(self.y[tracks]))
         if self.free is None:
             return X, torch.from_numpy(y)
         return X, y, slot  # an array travels inside the message, a tensor as a handle
-
-    def _read_ahead(self, rows, tracks):
-        """This batch's plan (drawn now, or when an earlier batch read ahead), after
-        asking the disk for the windows of the batches in ``rows.ahead``
-        (:class:`LookaheadBatches`); plans are drawn in batch order, as without it."""
-        ahead = getattr(rows, "ahead", ())
-        plan = self._plans.pop(tuple(rows), None)
-        if plan is None and ahead:  # drawn before the batches ahead: the same order
-            plan = self.windows._plan_batch(tracks)
-        for later in ahead:
-            key = tuple(later)
-            if key not in self._plans:
-                self._plans[key] = self.windows.prefetch_batch(
-                    self.indices[np.asarray(later, dtype=np.int64)])
-        while len(self._plans) > 4 * len(ahead):  # batches that went to another worker
-            del self._plans[next(iter(self._plans))]
-        return plan
 
     def __getitem__(self, row):
         batch = self.__getitems__([row])
@@ -178,56 +157,6 @@ class ReusedBuffers:
                 self.pending.add(slot)
             yield X, torch.as_tensor(y)
         self._release()
-
-
-class _Rows(list):
-    """A batch's rows, with those of the batches its worker reads next (``ahead``)."""
-
-    ahead = ()
-
-
-class LookaheadBatches:
-    """Batch sampler that tells each batch which batches its worker gets next.
-
-    torch's ``DataLoader`` hands batches to its workers in turn (batch ``k`` to
-    worker ``k % n_workers``, in order), so the batches ``k + n_workers``, ...,
-    ``k + depth * n_workers`` go to the same worker as batch ``k``. They travel with
-    it as ``rows.ahead``; :class:`WindowBatches` draws their window offsets and asks
-    the disk for their windows before reading batch ``k``, so a worker's reads of its
-    next batches are in flight while it works (cold reads: docs/scaling.md). If a
-    batch lands on another worker, that worker draws its offsets itself.
-
-    Parameters
-    ----------
-    batch_sampler : iterable of list of int
-    n_workers : int
-    depth : int, default=1
-        How many of the worker's next batches to ask for.
-    """
-
-    def __init__(self, batch_sampler, n_workers: int, depth: int = 1):
-        self.batch_sampler = batch_sampler
-        self.n_workers = n_workers
-        self.depth = depth
-
-    def __len__(self):
-        return len(self.batch_sampler)
-
-    def __iter__(self):
-        span = self.n_workers * self.depth
-        pending = deque()
-        for batch in self.batch_sampler:
-            pending.append(list(batch))
-            if len(pending) > span:
-                yield self._with_ahead(pending)
-        while pending:
-            yield self._with_ahead(pending)
-
-    def _with_ahead(self, pending):
-        rows = _Rows(pending.popleft())  # batch k; pending[j - 1] is batch k + j
-        rows.ahead = [pending[j - 1] for j in range(self.n_workers, len(pending) + 1,
-                                                     self.n_workers)]
-        return rows
 
 
 def random_crops(windows: torch.Tensor, crop_frames: int, allocate=None) -> torch.Tensor:
@@ -276,44 +205,24 @@ def window_batches(dataset):
     return WindowBatches(dataset.X, dataset.y, indices, crop_frames)
 
 
-def loader_over_windows(iterator, dataset, params: dict, *, reuse: bool,
-                        read_ahead: int = 1):
+def loader_over_windows(iterator, dataset, params: dict, *, reuse: bool):
     """Build ``iterator(dataset, **params)``, reading :class:`~sklearn_genre.LazyWindows`
     a batch at a time (unless ``params`` has a ``collate_fn``); None for other data.
 
     With workers and ``reuse``, batches come in reused shared buffers
-    (:meth:`WindowBatches.share_buffers`, :class:`ReusedBuffers`); with workers and
-    ``read_ahead > 0`` (and no ``batch_sampler`` in ``params``), each worker asks for the
-    windows of its next ``read_ahead`` batches (:class:`LookaheadBatches`).
+    (:meth:`WindowBatches.share_buffers`, :class:`ReusedBuffers`).
     """
     batches = window_batches(dataset) if "collate_fn" not in params else None
     if batches is None:
         return None
     params = {**params, "collate_fn": collated}
     n_workers = params.get("num_workers", 0)
-    if n_workers > 0 and read_ahead > 0 and params.get("batch_sampler") is None:
-        params = _read_ahead_params(batches, params, n_workers, read_ahead)
     if not (reuse and n_workers > 0 and _use_count is not None and _new_shared is not None):
         return iterator(batches, **params)
     # a buffer comes back two batches after its use; prefetch_factor are queued per worker
     slots = (params.get("prefetch_factor") or 2) + 3
     batches.share_buffers(n_workers, slots)
     return ReusedBuffers(iterator(batches, **params), batches.free)
-
-
-def _read_ahead_params(dataset, params: dict, n_workers: int, depth: int = 1) -> dict:
-    """``params`` with the ``DataLoader``'s own batch sampler (the same shuffle, from
-    the same RNG) wrapped in :class:`LookaheadBatches`."""
-    params = dict(params)
-    sampler = params.pop("sampler", None)
-    shuffle = params.pop("shuffle", None)
-    if sampler is None:
-        sampler = (RandomSampler(dataset, generator=params.get("generator")) if shuffle
-                   else SequentialSampler(dataset))
-    batches = BatchSampler(sampler, params.pop("batch_size", 1),
-                           params.pop("drop_last", False))
-    params["batch_sampler"] = LookaheadBatches(batches, n_workers, depth)
-    return params
 
 
 class IdleWorkers:

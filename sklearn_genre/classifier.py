@@ -91,8 +91,8 @@ class TrainingCheckpoint(Callback):
     @staticmethod
     def fingerprint(net, X=None, y=None) -> str:
         """A short hash naming one fit: parameters and training data."""
-        ignore = {"verbose", "n_jobs", "worker_priority", "read_ahead", "callbacks",
-                  "checkpoint_dir", "checkpoint_every"}
+        ignore = {"verbose", "n_jobs", "worker_priority", "callbacks", "checkpoint_dir",
+                  "checkpoint_every"}
         params = {k: v for k, v in net.get_params(deep=False).items()
                   if k not in ignore and not k.startswith(("callbacks__", "_"))}
         data = [len(X) if X is not None else None, None if y is None else np.asarray(y)]
@@ -271,15 +271,6 @@ class CRNNClassifier(NeuralNetClassifier):
         ``"normal"`` leaves them as started. Measured in docs/scaling.md (idle was the
         fastest there, by 5-15 %). Any ``iterator_*__worker_init_fn`` still runs,
         after it.
-    read_ahead : int, default=1
-        With ``DataLoader`` workers reading lazily loaded windows from a time-major
-        copy (:func:`sklearn_genre.datasets.to_time_major`), each worker draws the
-        window offsets of its next ``read_ahead`` batches and asks the disk for their
-        windows (``posix_fadvise``) before it reads its current batch, so reads of a
-        dump larger than memory are in flight while the network trains. The same
-        offsets are drawn in the same order, so the fit does not depend on it
-        (tested). 0 turns it off; ignored without workers or with an
-        ``iterator_train__batch_sampler`` of your own. Measured in docs/scaling.md.
     device : str, default="cpu"
         ``"cuda"`` to train on a GPU.
     verbose : int, default=1
@@ -344,7 +335,6 @@ class CRNNClassifier(NeuralNetClassifier):
         random_state=None,
         n_jobs=None,
         worker_priority="idle",
-        read_ahead=1,
         device="cpu",
         verbose=1,
         **kwargs,
@@ -375,7 +365,6 @@ class CRNNClassifier(NeuralNetClassifier):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.worker_priority = worker_priority
-        self.read_ahead = read_ahead
 
     # -- skorch hooks ---------------------------------------------------------------
 
@@ -544,16 +533,12 @@ class CRNNClassifier(NeuralNetClassifier):
             if priority not in ("idle", "low", "normal"):
                 raise ValueError(f"worker_priority must be 'idle', 'low' or 'normal', got "
                                  f"{priority!r}.")
-            read_ahead = getattr(self, "read_ahead", 1)
-            if isinstance(read_ahead, bool) or not isinstance(read_ahead, Integral) \
-                    or read_ahead < 0:
-                raise ValueError(f"read_ahead must be an integer >= 0, got {read_ahead!r}.")
             if params.get("num_workers", 0) > 0 and priority != "normal":
                 params["worker_init_fn"] = IdleWorkers(params.get("worker_init_fn"), priority)
             # GPUs copy batches to pinned memory, accelerate re-wraps loaders: no reuse
             loader = loader_over_windows(
                 iterator, dataset, params, reuse=not params.get("pin_memory", False)
-                and getattr(self, "accelerator", None) is None, read_ahead=int(read_ahead))
+                and getattr(self, "accelerator", None) is None)
             if loader is not None:
                 return loader
         return iterator(dataset, **params)

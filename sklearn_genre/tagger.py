@@ -138,7 +138,6 @@ class CRNNTagger(CRNNClassifier):
         random_state=None,
         n_jobs=None,
         worker_priority="idle",
-        read_ahead=1,
         device="cpu",
         verbose=1,
         **kwargs,
@@ -153,8 +152,7 @@ class CRNNTagger(CRNNClassifier):
             train_crop_frames=train_crop_frames, precision=precision,
             checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, patience=patience, random_state=random_state,
-            n_jobs=n_jobs, worker_priority=worker_priority, read_ahead=read_ahead,
-            device=device, verbose=verbose,
+            n_jobs=n_jobs, worker_priority=worker_priority, device=device, verbose=verbose,
             **kwargs)
         del self.class_weight  # single-label only; the tagger has pos_weight
         self.pos_weight = pos_weight

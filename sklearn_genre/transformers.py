@@ -15,7 +15,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import LazyTracks, as_float32, check_spectrograms, subset_tracks
+from ._validation import (
+    LazyTracks,
+    _check_window_batch,
+    as_float32,
+    check_spectrograms,
+    subset_tracks,
+)
 
 __all__ = ["LazyWindows", "MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
 
@@ -372,6 +378,28 @@ def shared_float32(numel: int) -> torch.Tensor:
     return torch.empty(0, dtype=torch.float32).set_(new_shared(numel * 4), 0, (numel,))
 
 
+def _without_repeated_checks(transforms: list) -> list:
+    """``transforms`` (batch steps, in order) without a finiteness check that a later
+    one repeats.
+
+    Between two checks, a fitted normalization keeps NaN and inf as they are (finite
+    statistics, a positive scale), so the later check finds the same values in the
+    same track and raises the same error: one pass over the batch instead of two. An
+    earlier check that expects another band count than the later one stays.
+    """
+    kept, later_check = [], None
+    for transform in reversed(transforms):
+        if getattr(transform, "func", None) is _check_window_batch:
+            if later_check is not None and transform.keywords["n_mels"] in (
+                    None, later_check.keywords["n_mels"]):
+                continue
+            later_check = transform
+        elif getattr(transform, "__func__", None) is not MelNormalizer._normalize_batch:
+            later_check = None
+        kept.append(transform)
+    return kept[::-1]
+
+
 class LazyWindows(LazyTracks):
     """The windows of each track, cut only when the track is read.
 
@@ -402,7 +430,7 @@ class LazyWindows(LazyTracks):
             return self._read(int(key))
         return LazyWindows(subset_tracks(self.source, key), self.windower, self.random)
 
-    def _batch_source(self):
+    def _batch_plan(self):
         """``(files, transforms)`` when every step down to the files can work on a
         batch of windows (frame-local, with a batch form), else None."""
         transforms, source = [], self.source
@@ -414,9 +442,9 @@ class LazyWindows(LazyTracks):
             source = source.source
         if not (hasattr(source, "read_windows") and hasattr(source, "track_shape")):
             return None
-        return source, transforms[::-1]
+        return source, _without_repeated_checks(transforms[::-1])
 
-    def read_batch(self, indices=None, *, allocate=None, plan=None) -> torch.Tensor:
+    def read_batch(self, indices=None, *, allocate=None) -> torch.Tensor:
         """Return the windows of several tracks as one float32 tensor.
 
         Equal to stacking ``self[i]`` for ``i`` in ``indices`` (same values, same
@@ -434,9 +462,6 @@ class LazyWindows(LazyTracks):
         allocate : callable ``(numel) -> torch.Tensor [shape=(>= numel,), \
 dtype=float32]`` or None
             Memory to write the batch into (reused buffers); fresh memory by default.
-        plan : object or None
-            What :meth:`prefetch_batch` returned for the same ``indices``: its window
-            offsets are read (none are drawn now).
 
         Returns
         -------
@@ -447,8 +472,7 @@ dtype=float32]
         """
         indices = (np.arange(len(self)) if indices is None
                    else np.asarray(indices, dtype=np.int64).reshape(-1))
-        if plan is None:
-            plan = self._plan_batch(indices)
+        plan = self._batch_plan() if len(indices) else None
         if plan is None:
             tracks = [self._read(int(i)) for i in indices]
             shape = (len(indices),) + (tracks[0].shape if tracks else (0, 0, 0))
@@ -456,12 +480,28 @@ dtype=float32]
             for row, track in zip(out, tracks):
                 row.copy_(torch.from_numpy(track))
             return out
-        files, transforms, n_mels, rows, starts, short = plan
-        n_windows, n_frames = self.windower.n_windows, self.windower.window_frames
+        files, transforms = plan
+        windower, n_windows, n_frames = self.windower, self.windower.n_windows, \
+            self.windower.window_frames
         time_major = bool(getattr(files, "time_major", False))
+        n_mels = files.track_shape(int(indices[0]))[0]
         out = _batch_tensor((len(indices), n_windows, n_mels, n_frames), time_major, allocate)
-        for row, _ in short:
-            out[row].zero_()  # the batch steps below must see finite values
+        if self.random:
+            def starts_for(length):
+                return torch.randint(0, length - n_frames + 1, (n_windows,)).numpy()
+        else:
+            starts_for = windower.window_starts
+        # every track's offsets first (in order: the same random draws as track by
+        # track), then one read of the whole batch
+        short, rows, starts = [], [], []
+        for row, index in enumerate(indices):
+            length = files.track_shape(int(index))[1]
+            if length < n_frames:
+                short.append((row, self._read(int(index))))  # padded: read whole, now
+                out[row].zero_()  # the batch steps below must see finite values
+            else:
+                rows.append(row)
+                starts.append(starts_for(length))
         files.read_windows([int(indices[row]) for row in rows], starts, n_frames,
                            [out[row] for row in rows])
         flat = out.flatten(0, 1)
@@ -471,60 +511,6 @@ dtype=float32]
         for row, windows in short:
             out[row].copy_(torch.from_numpy(windows))
         return out
-
-    def prefetch_batch(self, indices):
-        """Draw the window offsets of a batch and ask the disk for its windows now.
-
-        For a ``DataLoader`` worker reading ahead: the returned plan, given later to
-        :meth:`read_batch` with the same ``indices``, reads those windows (by then in
-        the page cache). Offsets are drawn as :meth:`read_batch` would draw them.
-
-        Parameters
-        ----------
-        indices : array-like of int [shape=(n,)]
-
-        Returns
-        -------
-        plan : object or None
-            None when the tracks do not come from files read window by window
-            (:meth:`read_batch` then reads them track by track).
-        """
-        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        plan = self._plan_batch(indices)
-        if plan is not None and hasattr(plan[0], "prefetch_windows"):
-            files, _, _, rows, starts, _ = plan
-            files.prefetch_windows([int(indices[row]) for row in rows], starts,
-                                   self.windower.window_frames)
-        return plan
-
-    def _plan_batch(self, indices):
-        """``(files, transforms, n_mels, rows, starts, short)`` for a batch, or None.
-
-        ``starts`` holds the window offsets of the tracks at ``rows`` (every track's,
-        in order: the same random draws as track by track); ``short`` pairs each
-        track shorter than a window with its padded windows, read now.
-        """
-        source = self._batch_source() if len(indices) else None
-        if source is None:
-            return None
-        files, transforms = source
-        windower, n_windows, n_frames = self.windower, self.windower.n_windows, \
-            self.windower.window_frames
-        n_mels = files.track_shape(int(indices[0]))[0]
-        if self.random:
-            def starts_for(length):
-                return torch.randint(0, length - n_frames + 1, (n_windows,)).numpy()
-        else:
-            starts_for = windower.window_starts
-        short, rows, starts = [], [], []
-        for row, index in enumerate(indices):
-            length = files.track_shape(int(index))[1]
-            if length < n_frames:
-                short.append((row, self._read(int(index))))  # padded: read whole, now
-            else:
-                rows.append(row)
-                starts.append(starts_for(length))
-        return files, transforms, n_mels, rows, starts, short
 
     def _read(self, index: int) -> np.ndarray:
         windower = self.windower

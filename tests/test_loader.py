@@ -1,7 +1,6 @@
 """Out-of-core batches: LazyWindows.read_batch, WindowBatches, reused buffers, priority."""
 
 import os
-import pickle
 import sys
 
 import numpy as np
@@ -9,10 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 
-from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, _loader, make_genre_pipeline
+from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, make_genre_pipeline
 from sklearn_genre._loader import (
     IdleWorkers,
-    LookaheadBatches,
     ReusedBuffers,
     WindowBatches,
     collated,
@@ -278,82 +276,49 @@ def test_a_bad_track_read_in_a_worker_is_an_error_naming_it(tmp_path, rng):
         pipe.fit(lazy, np.array(list("ab") * 6))
 
 
-def test_lookahead_batches_tell_each_batch_its_workers_next_ones():
-    batches = [[2 * i, 2 * i + 1] for i in range(7)]
-    hinted = list(LookaheadBatches(batches, n_workers=2, depth=2))
-    assert hinted == batches  # the same batches, in the same order
-    # batch k goes to worker k % 2, which also gets batches k + 2 and k + 4
-    assert [b.ahead for b in hinted] == [
-        [batches[2], batches[4]], [batches[3], batches[5]], [batches[4], batches[6]],
-        [batches[5]], [batches[6]], [], []]
-    sent = pickle.loads(pickle.dumps(hinted[1]))  # as it travels to a worker
-    assert sent == batches[1] and sent.ahead == [batches[3], batches[5]]
-    assert len(LookaheadBatches(batches, 2)) == 7
+def _steps(windows):
+    """The batch steps of lazily read windows, by kind."""
+    from sklearn_genre._validation import _check_window_batch
+    return ["check" if getattr(step, "func", None) is _check_window_batch else "normalize"
+            for step in windows._batch_plan()[1]]
 
 
-def test_a_worker_reads_the_next_batch_ahead_with_the_same_random_windows(
-        files, tmp_path, monkeypatch):
-    copy = to_time_major(files[0], tmp_path / "tm")
-    windows = _windows(copy, random=True, n_windows=2, window_frames=96)
-    rows = [[0, 1], [2, 3], [4, 5]]  # track 1 (90 frames) is shorter than a window
-    torch.manual_seed(3)
-    plain = [WindowBatches(windows, None).__getitems__(r)[0] for r in rows]
-    calls = []
-
-    def logged(name, real):
-        def call(indices, *args):
-            calls.append((name, list(indices)))
-            return real(indices, *args)
-        return call
-
-    for name in ("prefetch_windows", "read_windows"):
-        monkeypatch.setattr(copy, name, logged(name, getattr(copy, name)))
-    torch.manual_seed(3)
-    batches = WindowBatches(windows, None)
-    ahead = list(LookaheadBatches(rows, n_workers=1))
-    read = [batches.__getitems__(ahead[0])[0]]
-    # batch 1's windows asked for before batch 0 is read (track 1 is short: read whole)
-    assert calls == [("prefetch_windows", [2, 3]), ("read_windows", [0])]
-    assert len(batches._plans) == 1
-    read += [batches.__getitems__(r)[0] for r in ahead[1:]]
-    assert calls[2:] == [("prefetch_windows", [4, 5]), ("read_windows", [2, 3]),
-                         ("read_windows", [4, 5])]
-    assert not batches._plans
-    for got, want in zip(read, plain):  # the same offsets, drawn in the same order
-        torch.testing.assert_close(got, want, rtol=0, atol=0)
+@pytest.mark.parametrize("bad, message", [
+    (np.nan, "track 2 contains 6 NaN and 0 infinite"),
+    (-np.inf, "track 2 contains 0 NaN and 6 infinite"),
+    (3e38, "track 2 contains 0 NaN and 6 infinite"),  # finite, overflows when normalized
+])
+def test_a_normalized_batch_is_checked_once_with_the_same_errors(tmp_path, rng, bad, message):
+    tracks = [rng.normal(-40, 1e-3, (16, 400)).astype(np.float32) for _ in range(3)]
+    paths = _write(tmp_path, tracks)
+    lazy = LazyMelList(paths, n_mels=16)
+    norm = MelNormalizer(scope="band").fit(lazy)  # scale ~1e-3: 3e38 / 1e-3 overflows
+    windows = MelWindower(1, 400).fit(lazy).transform(norm.transform(lazy))
+    assert _steps(windows) == ["normalize", "check"]  # the check before it is dropped
+    windows.read_batch([0, 1])
+    tracks[2][5, 100:106] = bad
+    np.save(paths[2], tracks[2])
+    with pytest.raises(SpectrogramError, match=message):
+        windows.read_batch([0, 2])
+    if np.isnan(bad) or np.isinf(bad):  # read track by track: the same error
+        with pytest.raises(SpectrogramError, match=message):
+            windows[2]
 
 
-@pytest.mark.parametrize("read_ahead", [1, 2])
-def test_fits_with_workers_read_ahead_to_the_same_model(files, tmp_path, monkeypatch,
-                                                        read_ahead):
-    lazy = to_time_major(files[0], tmp_path / "tm")
-    y = np.array(list("abbaab"))
+def test_a_check_is_kept_when_only_it_expects_the_band_count():
+    from functools import partial
 
-    def fit(read_ahead):
-        pipe = make_genre_pipeline(
-            window__n_windows=2, window__window_frames=96, window__train_offsets="random",
-            clf__max_epochs=2, clf__batch_size=2, clf__train_split=None,
-            clf__random_state=0, clf__verbose=0, clf__iterator_train__num_workers=2,
-            clf__iterator_train__persistent_workers=True, clf__read_ahead=read_ahead)
-        return pipe.fit(lazy, y)
+    from sklearn_genre._validation import _check_window_batch
+    from sklearn_genre.transformers import _without_repeated_checks
 
-    spy = []
-    real = _loader.LookaheadBatches
-    monkeypatch.setattr(_loader, "LookaheadBatches",
-                        lambda *args: spy.append(real(*args)) or spy[-1])
-    ahead = fit(read_ahead)
-    assert [(s.n_workers, s.depth) for s in spy] == [(2, read_ahead)]
-    plain = fit(0)
-    assert len(spy) == 1  # read_ahead=0: the DataLoader's own batch sampler
-    np.testing.assert_array_equal(ahead[-1].history[:, "train_loss"],
-                                  plain[-1].history[:, "train_loss"])
-    np.testing.assert_array_equal(ahead.predict_proba(lazy), plain.predict_proba(lazy))
+    def check(n_mels):
+        return partial(_check_window_batch, n_mels=n_mels, reference=16, estimator_name=None)
 
-
-@pytest.mark.parametrize("read_ahead", [-1, 1.5, True, "1"])
-def test_invalid_read_ahead_is_an_error(files, read_ahead):
-    windows = _windows(files[0], random=True, n_windows=2, window_frames=64)
-    clf = CRNNClassifier(max_epochs=1, verbose=0, read_ahead=read_ahead, train_split=None,
-                         iterator_train__num_workers=1)
-    with pytest.raises(ValueError, match="read_ahead must be an integer >= 0"):
-        clf.fit(windows, np.array(list("ab") * 3))
+    normalize = MelNormalizer()._normalize_batch
+    first, later = check(16), check(16)
+    assert _without_repeated_checks([first, normalize, later]) == [normalize, later]
+    assert _without_repeated_checks([check(None), normalize, later]) == [normalize, later]
+    other = check(12)  # a different band count: both stay
+    assert _without_repeated_checks([first, normalize, other]) == [first, normalize, other]
+    unknown = lambda windows, indices: None  # noqa: E731 (a step that may hide NaN)
+    assert _without_repeated_checks([first, unknown, later]) == [first, unknown, later]

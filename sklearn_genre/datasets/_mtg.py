@@ -226,9 +226,13 @@ window_frames)]
         try:
             for index in indices:
                 opened.append(self._open(int(index)))
-            if self.time_major:
-                for (fd, _, _, header), track_starts in zip(opened, starts):
-                    _advise_windows(fd, header, track_starts, window_frames)
+            if self.time_major and hasattr(os, "posix_fadvise"):
+                for (fd, _, _, (offset, shape, dtype, fortran)), track_starts in zip(
+                        opened, starts):
+                    row = shape[-1] * dtype.itemsize
+                    for start in ([] if fortran else track_starts):
+                        os.posix_fadvise(fd, offset + int(start) * row, window_frames * row,
+                                         os.POSIX_FADV_WILLNEED)
             for (fd, path, size, header), track_starts, track_out in zip(opened, starts, out):
                 offset, shape, dtype, fortran = header
                 if self.time_major and not fortran and dtype.isnative:
@@ -239,32 +243,6 @@ window_frames)]
                                          window_frames, track_out)
         finally:
             for fd, *_ in opened:
-                os.close(fd)
-
-    def prefetch_windows(self, indices, starts, window_frames: int) -> None:
-        """Ask the kernel to start reading windows that :meth:`read_windows` reads later.
-
-        Returns at once (``posix_fadvise(WILLNEED)``): a ``DataLoader`` worker asks for
-        the windows of its next batch before reading the current one, so the disk
-        always has a batch of reads in flight (docs/scaling.md). Only time-major copies
-        read through ``mmap=True``; a no-op otherwise. A file that cannot be opened is
-        skipped: :meth:`read_windows` raises the error, naming it.
-
-        Parameters
-        ----------
-        indices, starts, window_frames
-            As for :meth:`read_windows`.
-        """
-        if not (self.mmap and self.time_major):
-            return
-        for index, track_starts in zip(indices, starts):
-            try:
-                fd, _, _, header = self._open(int(index))
-            except DataFileError:
-                continue
-            try:
-                _advise_windows(fd, header, track_starts, window_frames)
-            finally:
                 os.close(fd)
 
     def _mapped_windows(self, fd, path, size, header, starts, window_frames, out):
@@ -337,17 +315,6 @@ def _check_starts(path, n_frames: int, starts, window_frames: int) -> None:
         raise DataFileError(f"mel file {path} has {n_frames} frames now: too short for a "
                             f"window of {window_frames} frames at {int(np.max(starts))} "
                             "(the file changed while reading?).")
-
-
-def _advise_windows(fd, header, starts, window_frames: int) -> None:
-    """``posix_fadvise(WILLNEED)`` for each time-major window of an open ``.npy``."""
-    offset, shape, dtype, fortran_order = header
-    if fortran_order or not hasattr(os, "posix_fadvise"):
-        return
-    row = shape[-1] * dtype.itemsize
-    for start in starts:
-        os.posix_fadvise(fd, offset + int(start) * row, window_frames * row,
-                         os.POSIX_FADV_WILLNEED)
 
 
 def _pread_windows(fd, path, offset, shape, dtype, starts, window_frames, out) -> None:
