@@ -91,3 +91,15 @@ def test_bench_out_of_core_quick(tmp_path):
     for mode in ("out_of_core", "in_memory"):
         assert results[mode]["tracks_per_s"] > 0 and results[mode]["peak_rss_mb"] > 0
     assert results["throughput_ratio"] > 0
+
+
+def test_profile_out_of_core_steps_quick(tmp_path):
+    results = _run("profile_out_of_core_steps", "--quick", "--dump-dir", str(tmp_path / "d"),
+                   "--out", str(tmp_path / "steps.json"))
+    assert results["n_tracks"] == 16
+    assert set(results["runs"]) == set(_load("profile_out_of_core_steps").VARIANTS)
+    for runs in results["runs"].values():
+        (run,) = runs
+        assert run["epoch_s"] > 0 and run["inside_steps_s"] > 0
+        # the epoch is the steps plus the waits between them (and the skorch bookkeeping)
+        assert run["inside_steps_s"] + run["between_steps_s"] <= run["epoch_s"] + 1e-3
