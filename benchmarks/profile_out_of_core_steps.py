@@ -43,6 +43,9 @@ from sklearn_genre import MelNormalizer, MelWindower, transformers
 from sklearn_genre.datasets import LazyMelList, to_time_major
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from bench_out_of_core import EpochTimes, make_dump, pipeline  # noqa: E402 (the sibling script)
+
 VARIANTS = ("memory", "memory_flushed", "no_workers_copy", "handover", "copy_band_major",
             "copy_time_major", "read")
 
@@ -106,9 +109,6 @@ class FakeReader:
 
 
 def run_variant(name, lazy, X_memory, y, args):
-    sys.path.insert(0, str(HERE))
-    from bench_out_of_core import EpochTimes, pipeline
-
     split, timer = StepSplit(), EpochTimes()
     shape = (args.batch_size, args.n_windows, 96, args.window_frames)
     real_read = transformers.LazyWindows.read_batch
@@ -156,9 +156,6 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--out", default="benchmarks/results/out_of_core_steps.json")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
-    from bench_out_of_core import make_dump
-
     dump_dir = Path(args.dump_dir or tempfile.mkdtemp(prefix="sgdump-"))
     if args.quick:
         args.n_tracks, args.epochs, args.repeat, args.workers = 16, 2, 1, 1
