@@ -3,6 +3,8 @@
 Measures, on real music (score-corpus renderings written as FLAC files):
 - extraction speed of ``MelSpectrogram`` in seconds of audio per second of compute, on one
   core (``n_jobs=1``) and on all cores (``n_jobs=-1``);
+- what running the recipe's BLAS calls on one thread costs (serial extraction time, pinned
+  over unpinned; the pinning makes mels independent of thread counts);
 - the wall time of ``python -m sklearn_genre predict``'s work for one 4-minute track: decode,
   mel, windows, CRNN (in-process, after the model is loaded), with and without the
   ``--segments`` timeline.
@@ -51,6 +53,7 @@ def main(argv=None):
     import soundfile
 
     from sklearn_genre import MelSpectrogram, genre_timeline, make_genre_pipeline
+    from sklearn_genre import audio as audio_module
     from sklearn_genre.audio import load_audio_mel
 
     results = {"cpu_count": os.cpu_count()}
@@ -70,6 +73,18 @@ def main(argv=None):
                 times.append(time.perf_counter() - start)
             results[f"extraction_realtime_factor_{label}"] = round(
                 audio_seconds / float(np.median(times)), 1)
+        # what pinning the recipe's BLAS calls to one thread costs: serial extraction with
+        # the BLAS library's own thread count against the pinned recipe, interleaved
+        pinned, unpinned = [], []
+        for _ in range(max(args.repeats, 5)):
+            for times, threads in ((pinned, 1), (unpinned, None)):
+                audio_module._BLAS_THREADS = threads
+                start = time.perf_counter()
+                MelSpectrogram().transform(files)
+                times.append(time.perf_counter() - start)
+        audio_module._BLAS_THREADS = 1
+        results["extraction_pinned_blas_time_ratio"] = round(
+            float(np.median(pinned) / np.median(unpinned)), 3)
 
         # a model of the default pipeline (its cost does not depend on what it learned)
         rng = np.random.default_rng(0)

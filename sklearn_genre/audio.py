@@ -7,16 +7,26 @@ spectrum, then Essentia's ``UnaryOperator(type="lin2db", scale=2)``, i.e.
 ``20 * log10(max(power, 1e-10))`` (so values are twice the usual power dB, floor -200).
 Like Essentia's ``FrameGenerator``, the last partial hop gets a frame of its own:
 ``ceil(n_samples / 256) + 1`` frames, 1408 for 30 s. About 46.9 frames/s.
+
+Reproducibility: the mel projection is a matrix product, and a BLAS library may sum it in
+another order with another number of threads. It runs on one BLAS thread here (about 0.5 ms
+per 30 s of audio, under 5 % of an extraction: ``benchmarks/bench_audio.py``), so on one
+machine the same audio gives the same mel, bit for bit, whatever ``n_jobs``, the machine's
+thread count or the process. Machines whose BLAS picks another kernel (another processor)
+may differ by float32 rounding, about 1e-4 dB on values of -200 to +100 dB.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._jobs import own_workers
 from .exceptions import DataFileError
 
 __all__ = [
@@ -37,6 +47,25 @@ HOP_LENGTH = 256
 N_MELS = 96
 F_MAX = 6000.0
 FRAME_RATE = SAMPLE_RATE / HOP_LENGTH  # 46.875 frames per second
+
+
+#: Threads of the BLAS calls in the recipe (None: the library's default; set only by the
+#: benchmark that measures what pinning costs).
+_BLAS_THREADS = 1
+
+
+def _blas_threads():
+    """Context that runs the recipe's BLAS calls on :data:`_BLAS_THREADS` threads."""
+    if _BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    return _controller().limit(limits=_BLAS_THREADS, user_api="blas")
+
+
+@functools.cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _librosa():
@@ -93,10 +122,12 @@ from .exceptions import DataFileError
     # Essentia's FrameGenerator frames the tail too: pad with zeros to get its frame count
     n_frames = int(np.ceil(y.size / HOP_LENGTH)) + 1
     y = np.pad(y, (0, (n_frames - 1) * HOP_LENGTH - y.size))
-    power = librosa.feature.melspectrogram(
-        y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann", center=True,
-        n_mels=N_MELS, fmin=0.0, fmax=F_MAX, htk=False, norm="slaney", power=2.0,
-    )
+    with _blas_threads():  # the same sums whatever the thread count (module docstring)
+        power = librosa.feature.melspectrogram(
+            y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP_LENGTH, window="hann",
+            center=True, n_mels=N_MELS, fmin=0.0, fmax=F_MAX, htk=False, norm="slaney",
+            power=2.0,
+        )
     # Essentia's lin2db with scale=2, as the dataset's script used
     mel_db = (2.0 * librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)).astype(
         np.float32)
@@ -209,7 +240,9 @@ class MelSpectrogram(TransformerMixin, BaseEstimator):
             raise ValueError("X contains no audio files.")
         if self.n_jobs in (None, 1) or len(items) == 1:
             return [load_audio_mel(item) for item in items]
-        return Parallel(n_jobs=self.n_jobs)(delayed(load_audio_mel)(item) for item in items)
+        with own_workers(self.n_jobs):  # the next parallel fits get fresh workers
+            return Parallel(n_jobs=self.n_jobs)(delayed(load_audio_mel)(item)
+                                                for item in items)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -152,7 +152,8 @@ def test_fit_through_batches_equals_fit_through_per_track_collation(files, tmp_p
     slow = fit(clf__iterator_train__collate_fn=default_collate)
     np.testing.assert_allclose(fast[-1].history[:, "train_loss"],
                                slow[-1].history[:, "train_loss"], rtol=1e-6)
-    np.testing.assert_array_equal(fast.predict_proba(lazy), slow.predict_proba(lazy))
+    # the same batches in other memory layouts: the kernels may round differently
+    np.testing.assert_allclose(fast.predict_proba(lazy), slow.predict_proba(lazy), atol=1e-6)
 
 
 def _record_policy(path):

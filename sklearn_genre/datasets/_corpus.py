@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
+from .._jobs import own_workers
 from ..audio import FRAME_RATE, HOP_LENGTH, N_MELS, SAMPLE_RATE, mel_spectrogram
 from ..exceptions import DataFileError
 from ._base import atomic_save_npy, get_data_home
@@ -479,8 +480,10 @@ def render_score_corpus(
     log(f"score corpus: {len(todo)} clips of {clip_seconds:g} s, {len(classes)} classes, "
         f"cache {cache_dir}", file=sys.stderr)
     while todo:
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        outputs = parallel(delayed(_cached_clip)(plan, cache_dir, versions) for plan in todo)
+        with own_workers(n_jobs):  # the next parallel fits get fresh workers
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator")  # reads the config
+            outputs = parallel(delayed(_cached_clip)(plan, cache_dir, versions)
+                               for plan in todo)
         retry = []
         for done, (plan, (mel, error, corrupt)) in enumerate(zip(todo, outputs), 1):
             n_corrupt += corrupt
