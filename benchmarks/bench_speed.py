@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from sklearn_genre import CRNNClassifier
-from sklearn_genre.classifier import _flush_denormal
+from sklearn_genre.engine import cpu_runtime
 from sklearn_genre.nn import CRNN
 
 #: Settings compared at the same input size (batch = training batch size).
@@ -84,7 +84,7 @@ def plain_loop(X, y, *, epochs, batch_size, lr, weight_decay, seed):
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xt, yt),
                                          batch_size=batch_size, shuffle=True)
     start = time.perf_counter()
-    with _flush_denormal():
+    with cpu_runtime(n_jobs=1):
         for _ in range(epochs):
             net.train()
             for xb, yb in loader:

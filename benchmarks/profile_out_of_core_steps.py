@@ -40,6 +40,7 @@ import torch
 from skorch.callbacks import Callback
 
 from sklearn_genre import MelNormalizer, MelWindower, transformers
+from sklearn_genre._arrays import empty_batch
 from sklearn_genre.datasets import LazyMelList, to_time_major
 
 HERE = Path(__file__).parent
@@ -98,8 +99,7 @@ class FakeReader:
 
     def __call__(self, windows, indices=None, *, allocate=None):
         n = len(indices)
-        out = transformers._batch_tensor((n, *self.shape[1:]), self.layout != "band_major",
-                                         allocate)
+        out = empty_batch((n, *self.shape[1:]), self.layout != "band_major", allocate)
         if self.layout == "none":  # write a buffer once (finite values), then hand it over
             if out.data_ptr() in self._seen:
                 return out

@@ -14,7 +14,6 @@ Accepted containers
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from functools import partial
 from numbers import Integral
@@ -22,103 +21,11 @@ from numbers import Integral
 import numpy as np
 import torch
 
+from ._arrays import as_float32
+from ._lazy import BatchStep, LazyTracks, LazyWindows
 from .exceptions import SpectrogramError
 
-__all__ = ["check_spectrograms", "check_windows", "n_tracks_of", "is_ragged", "LazyTracks"]
-
-
-class LazyTracks(Sequence):
-    """A sequence of tracks computed (loaded, checked, transformed) only when accessed.
-
-    Lazy containers (:class:`sklearn_genre.datasets.LazyMelList`, or any sequence that
-    is not a list, tuple or array) stay lazy through validation and the transformers
-    that keep track lengths, so a data set larger than memory streams one track at a
-    time. Indexing with an int returns ``transform(source[i], i)``; indexing with a
-    slice, an index array or ``(indices, ...)`` (what scikit-learn's splitters use,
-    thanks to ``shape``) returns another ``LazyTracks``.
-
-    Parameters
-    ----------
-    source : sequence of np.ndarray [shape=(n_mels, n_frames_i)]
-    transform : callable ``(track, index) -> track`` or None
-    frame_local : bool, default=False
-        The transform works frame by frame (a check, a fitted per-band scaling), so it
-        may be applied to excerpts of a track instead of the whole track:
-        :meth:`read_excerpts` then reads only the excerpts from a memory-mapped file.
-    batch_transform : callable ``(windows, indices) -> None`` or None, default=None
-        The same frame-local transform applied in place to many excerpts at once:
-        ``windows`` is a float32 ``torch.Tensor [shape=(n_excerpts, n_mels, n_frames)]``
-        (any memory layout) and ``indices`` the track of each excerpt. With it,
-        :meth:`sklearn_genre.LazyWindows.read_batch` transforms a whole batch in a few
-        vectorized operations instead of window by window.
-    """
-
-    def __init__(self, source, transform=None, frame_local: bool = False,
-                 batch_transform=None):
-        self.source = source
-        self.transform = transform
-        self.frame_local = frame_local
-        self.batch_transform = batch_transform
-
-    def read_excerpts(self, index: int, cut):
-        """Return ``cut(track)`` for track ``index``, transformed excerpt by excerpt.
-
-        Parameters
-        ----------
-        index : int
-        cut : callable ``(track) -> list of np.ndarray [shape=(n_mels, n_frames_j)]``
-            Applied to the untransformed track when every transform down the chain is
-            frame-local (only the excerpts are read from disk), else to the track.
-
-        Returns
-        -------
-        excerpts : list of np.ndarray
-        """
-        if self.transform is None:
-            if isinstance(self.source, LazyTracks):
-                return self.source.read_excerpts(index, cut)
-            return cut(self.source[index])
-        if not self.frame_local:
-            return cut(self[index])
-        if isinstance(self.source, LazyTracks):
-            excerpts = self.source.read_excerpts(index, cut)
-        else:
-            excerpts = cut(self.source[index])
-        return [self.transform(excerpt, index) for excerpt in excerpts]
-
-    @property
-    def shape(self):
-        """``(n_tracks,)``: one entry per track, so scikit-learn indexes it lazily."""
-        return (len(self.source),)
-
-    def __len__(self):
-        return len(self.source)
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
-            key = key[0]
-        if isinstance(key, int | np.integer):
-            track = self.source[int(key)]
-            return track if self.transform is None else self.transform(track, int(key))
-        return LazyTracks(subset_tracks(self.source, key), self.transform, self.frame_local,
-                          self.batch_transform)
-
-    def __repr__(self):
-        return f"LazyTracks({len(self)} tracks)"
-
-
-def subset_tracks(source, key):
-    """Return ``source`` restricted to ``key`` (slice, bool mask or index array), lazily
-    when ``source`` supports it."""
-    if isinstance(key, slice):
-        key = np.arange(len(source))[key]
-    key = np.asarray(key)
-    if key.dtype == bool:
-        key = np.flatnonzero(key)
-    if isinstance(source, LazyTracks) or hasattr(source, "shape") and \
-            not isinstance(source, np.ndarray):
-        return source[key]
-    return [source[int(i)] for i in key]
+__all__ = ["BatchCheck", "check_spectrograms", "check_windows", "n_tracks_of", "is_ragged"]
 
 
 def n_mels_of(windows) -> int:
@@ -166,20 +73,6 @@ def _as_float_track(track, index: int, dtype) -> np.ndarray:
             f"track {index} has shape {arr.shape}; expected a 2-D array (n_mels, n_frames)."
         )
     return _cast(arr, dtype, f"track {index}")
-
-
-def as_float32(arr: np.ndarray) -> np.ndarray:
-    """``arr`` as float32 in C order; float16 through torch's vectorized conversion.
-
-    numpy converts float16 element by element (about 2x slower than torch), which
-    showed in out-of-core reads of float16 dumps.
-    """
-    if arr.dtype == np.float16 and min(arr.strides, default=0) >= 0:
-        with warnings.catch_warnings():  # read-only memory maps: never written
-            warnings.simplefilter("ignore", UserWarning)
-            half = torch.from_numpy(arr)
-        return half.to(torch.float32, memory_format=torch.contiguous_format).numpy()
-    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _cast(arr: np.ndarray, dtype, what: str) -> np.ndarray:
@@ -342,8 +235,8 @@ np.ndarray [shape=(n_mels, n_frames_i)]
     if not isinstance(X, list | tuple | np.ndarray):
         # lazy container: each track is checked when it is read, nothing is held
         frame_local = min_frames <= 1
-        batch_check = partial(_check_window_batch, n_mels=n_mels, reference=first.shape[0],
-                              estimator_name=estimator_name) if frame_local else None
+        batch_check = BatchCheck(n_mels=n_mels, reference=first.shape[0],
+                                 estimator_name=estimator_name) if frame_local else None
         return LazyTracks(X, check, frame_local=frame_local, batch_transform=batch_check)
     return [first] + [check(X[index], index) for index in range(1, n_tracks)]
 
@@ -365,17 +258,26 @@ def _check_track(track, index, *, dtype, n_mels, reference, min_frames, estimato
     return arr
 
 
-def _check_window_batch(windows: torch.Tensor, indices, *, n_mels, reference,
-                        estimator_name) -> None:
-    """Batch form of :func:`_check_track` for excerpts of checked-length tracks."""
-    _check_n_mels(windows.shape[1], n_mels, reference, f"track {int(indices[0])}",
-                  estimator_name)
-    if windows.numel() and torch.isfinite(windows.sum()):
-        return  # a sum propagates NaN and inf (overflow of finite values: checked below)
-    finite = torch.isfinite(windows).flatten(1).all(dim=1)
-    if not bool(finite.all()):
-        bad = int(torch.nonzero(~finite)[0, 0])
-        _check_finite(windows[bad].numpy(), f"track {int(indices[bad])}")
+class BatchCheck(BatchStep):
+    """Batch form of :func:`_check_track` for excerpts of checked-length tracks: band
+    count and finiteness, errors naming the track."""
+
+    checks_finite = True
+
+    def __init__(self, *, n_mels, reference, estimator_name):
+        self.n_mels = n_mels
+        self.reference = reference
+        self.estimator_name = estimator_name
+
+    def __call__(self, windows: torch.Tensor, owners) -> None:
+        _check_n_mels(windows.shape[1], self.n_mels, self.reference,
+                      f"track {int(owners[0])}", self.estimator_name)
+        if windows.numel() and torch.isfinite(windows.sum()):
+            return  # a sum propagates NaN and inf (overflow of finite values: checked below)
+        finite = torch.isfinite(windows).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            bad = int(torch.nonzero(~finite)[0, 0])
+            _check_finite(windows[bad].numpy(), f"track {int(owners[bad])}")
 
 
 def check_windows(X, *, n_mels: int | None = None, dtype=None, estimator_name=None):
@@ -400,7 +302,7 @@ or LazyWindows
         :class:`~sklearn_genre.transformers.LazyWindows` stay lazy (their windows are
         checked when read; track 0 is read now).
     """
-    if hasattr(X, "windower") and isinstance(X, LazyTracks):  # LazyWindows: stays lazy
+    if isinstance(X, LazyWindows):  # stays lazy
         if len(X) == 0:
             raise SpectrogramError("X holds no tracks.")
         _check_n_mels(X[0].shape[1], n_mels, None, "X", estimator_name)

@@ -13,6 +13,7 @@ import io
 import json
 import warnings
 import zipfile
+from dataclasses import asdict, is_dataclass
 from importlib import metadata as importlib_metadata
 from numbers import Integral, Real
 from pathlib import Path
@@ -23,14 +24,24 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 
-from .classifier import CRNNClassifier
+from ._base import CRNNBase
 from .datasets._base import atomic_write
 from .exceptions import DataFileError
 
 __all__ = ["save", "load", "UnsafeModelError", "TRUSTED_TYPES"]
 
 FORMAT = "sklearn_genre.model"
-FORMAT_VERSION = 1
+#: 2: the estimators' augmentation and schedule parameters, the networks in
+#: ``sklearn_genre.engine``. Version 1 files load with the defaults of their release.
+FORMAT_VERSION = 2
+
+#: Type names written by version 1 files that moved since.
+_RENAMED = {"sklearn_genre.nn.CRNN": "sklearn_genre.engine.modules.CRNN"}
+#: Estimator parameters that version 1 did not have, with the value that behaves as then.
+_V1_PARAMS = {"augment": None, "train_loss": "track", "lr_schedule": None}
+#: Parameters of version 1 estimators that no longer exist (skorch's ``classes`` of
+#: ``NeuralNetClassifier``; the classes always come from ``y``).
+_V1_DROPPED = ("classes",)
 
 
 class UnsafeModelError(DataFileError):
@@ -43,14 +54,16 @@ def _trusted_types():
     from skorch.dataset import Dataset as SkorchDataset
 
     from .audio import MelSpectrogram
+    from .classifier import CRNNClassifier
+    from .engine import CRNN, ShortChunkCRNN
     from .features import MelStatistics
-    from .nn import CRNN
     from .tagger import CRNNTagger
     from .transformers import MelNormalizer, MelTrimmer, MelWindower
 
     types = [
         Pipeline, MelTrimmer, MelNormalizer, MelWindower, MelStatistics, MelSpectrogram,
-        CRNNClassifier, CRNNTagger, CRNN, StandardScaler, LogisticRegression, SkorchDataset,
+        CRNNClassifier, CRNNTagger, CRNN, ShortChunkCRNN, StandardScaler, LogisticRegression,
+        SkorchDataset,
         torch.utils.data.DataLoader, torch.nn.CrossEntropyLoss, torch.nn.BCEWithLogitsLoss,
         torch.optim.Adam,
         torch.optim.AdamW, torch.optim.SGD,
@@ -97,6 +110,8 @@ class _Writer:
         if isinstance(value, list | tuple):
             items = [self.value(v, where) for v in value]
             return items if isinstance(value, list) else {"__tuple__": items}
+        if is_dataclass(value) and not isinstance(value, type):  # Augment
+            return self.value(asdict(value), where)
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"__dict__": {k: self.value(v, where) for k, v in value.items()}}
         if isinstance(value, type):
@@ -119,14 +134,14 @@ class _Writer:
                 [step_name, step if step in ("passthrough", None)
                  else self.estimator(step, f"{where}.{step_name}")]
                 for step_name, step in est.steps]}
-        if isinstance(est, CRNNClassifier):
+        if isinstance(est, CRNNBase):
             return self.classifier(est, where)
         params = {k: self.value(v, f"{where}.{k}") for k, v in est.get_params(deep=False).items()}
         fitted = {k: self.value(v, f"{where}.{k}") for k, v in vars(est).items()
                   if k.endswith("_") and not k.startswith("_")}
         return {"__estimator__": name, "params": params, "fitted": fitted}
 
-    def classifier(self, clf: CRNNClassifier, where: str) -> dict:
+    def classifier(self, clf: CRNNBase, where: str) -> dict:
         from skorch.dataset import ValidSplit
 
         params = {}
@@ -216,9 +231,10 @@ def save(model, path) -> Path:
 
 
 class _Reader:
-    def __init__(self, archive: zipfile.ZipFile, trusted: dict):
+    def __init__(self, archive: zipfile.ZipFile, trusted: dict, version: int):
         self.archive = archive
         self.trusted = trusted
+        self.version = version
 
     def array(self, key: str) -> np.ndarray:
         if not isinstance(key, str) or not key.startswith("arrays/"):
@@ -229,6 +245,7 @@ class _Reader:
         return array.astype(object) if array.dtype.kind == "U" else array
 
     def type(self, name: str):
+        name = _RENAMED.get(name, name) if self.version < 2 else name
         if name not in self.trusted:
             raise UnsafeModelError(
                 f"refusing to load: the model file names {name!r}, which is not in the "
@@ -259,7 +276,7 @@ class _Reader:
             return Pipeline([(name, step if isinstance(step, str) or step is None
                               else self.estimator(step))
                              for name, step in description["steps"]])
-        if issubclass(cls, CRNNClassifier):
+        if issubclass(cls, CRNNBase):
             return self.classifier(cls, description)
         est = cls(**{k: self.value(v) for k, v in description["params"].items()})
         for key, value in description.get("fitted", {}).items():
@@ -280,6 +297,9 @@ class _Reader:
                                          random_state=random_state)
             else:
                 params[key] = self.value(value)
+        if self.version < 2:
+            params = {**_V1_PARAMS, **{k: v for k, v in params.items()
+                                       if k not in _V1_DROPPED or v is not None}}
         clf = cls(**params)
         fitted = description.get("fitted")
         if fitted is None:
@@ -351,6 +371,7 @@ def load(path, *, trusted=()):
             warnings.warn(f"{path} was saved with other versions (saved, now): {changed}; "
                           "predictions may differ slightly", UserWarning, stacklevel=2)
         try:
-            return _Reader(archive, allow).estimator(manifest["model"])
+            reader = _Reader(archive, allow, int(manifest.get("format_version", 1)))
+            return reader.estimator(manifest["model"])
         except (KeyError, TypeError) as exc:
             raise UnsafeModelError(f"{path}: malformed model description ({exc})") from exc

@@ -38,7 +38,17 @@ DEFAULT_PIPELINE_PARAMS = {
 }
 
 
-def make_genre_pipeline(**params) -> Pipeline:
+def _seed_steps(pipeline: Pipeline, random_state) -> Pipeline:
+    """Set ``random_state`` of every step that has one (None leaves them as they are)."""
+    if random_state is None:
+        return pipeline
+    for name, step in pipeline.steps:
+        if hasattr(step, "get_params") and "random_state" in step.get_params(deep=False):
+            pipeline.set_params(**{f"{name}__random_state": random_state})
+    return pipeline
+
+
+def make_genre_pipeline(*, random_state=None, **params) -> Pipeline:
     """Return the default genre pipeline: normalize, window, CRNN.
 
     Steps: ``trim`` (``"passthrough"``: every window of the whole track is kept;
@@ -52,10 +62,13 @@ def make_genre_pipeline(**params) -> Pipeline:
 
     Parameters
     ----------
+    random_state : int, RandomState or None, default=None
+        Seeds every random step (the classifier's weights, dropout, batch order, random
+        windows and crops); the same seed and data give the same model.
     **params
         Pipeline parameters in ``step__param`` form, for example
-        ``clf__random_state=0``, ``clf__max_epochs=20`` or ``window__n_windows=8``;
-        they override :data:`DEFAULT_PIPELINE_PARAMS`.
+        ``clf__max_epochs=20`` or ``window__n_windows=8``; they override
+        :data:`DEFAULT_PIPELINE_PARAMS`.
 
     Returns
     -------
@@ -66,7 +79,7 @@ def make_genre_pipeline(**params) -> Pipeline:
     Examples
     --------
     >>> from sklearn_genre import make_genre_pipeline
-    >>> pipe = make_genre_pipeline(clf__random_state=0, clf__verbose=0)
+    >>> pipe = make_genre_pipeline(random_state=0, clf__verbose=0)
     >>> [name for name, _ in pipe.steps]
     ['trim', 'norm', 'window', 'clf']
     """
@@ -76,7 +89,8 @@ def make_genre_pipeline(**params) -> Pipeline:
         ("window", MelWindower()),
         ("clf", CRNNClassifier()),
     ])
-    return pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
+    pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
+    return _seed_steps(pipeline, random_state)
 
 
 def make_genre_ensemble(n_members: int = 7, *, random_state: int = 0, n_jobs=None,
@@ -115,17 +129,19 @@ def make_genre_ensemble(n_members: int = 7, *, random_state: int = 0, n_jobs=Non
     if int(n_members) < 1:
         raise ValueError(f"n_members must be at least 1, got {n_members}.")
     members = [(f"member{k}", make_genre_pipeline(
-        **{**params, "clf__random_state": 100 * int(random_state) + k}))
+        **params, random_state=100 * int(random_state) + k))
         for k in range(int(n_members))]
     return VotingClassifier(members, voting="soft", n_jobs=n_jobs)
 
 
-def make_tagging_pipeline(**params) -> Pipeline:
+def make_tagging_pipeline(*, random_state=None, **params) -> Pipeline:
     """Return the default multi-label pipeline: as :func:`make_genre_pipeline`, ending in
     :class:`~sklearn_genre.CRNNTagger`.
 
     Parameters
     ----------
+    random_state : int, RandomState or None, default=None
+        Seeds every random step.
     **params
         Pipeline parameters in ``step__param`` form, e.g. ``clf__pos_weight="balanced"``,
         ``clf__threshold="tune"``.
@@ -145,7 +161,8 @@ def make_tagging_pipeline(**params) -> Pipeline:
 
     pipeline = make_genre_pipeline()
     pipeline.steps[-1] = ("clf", CRNNTagger())
-    return pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
+    pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
+    return _seed_steps(pipeline, random_state)
 
 
 def make_baseline_pipeline(**params) -> Pipeline:

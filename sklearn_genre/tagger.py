@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.base import ClassifierMixin
 from sklearn.metrics import f1_score
-from sklearn.model_selection import ShuffleSplit
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
-from torch.utils.data import Subset
 
-from ._validation import check_windows, n_mels_of
-from .classifier import CRNNClassifier, _seeded
-from .nn import CRNN
+from ._base import CRNNBase
+from .engine import CRNN
 
 __all__ = ["CRNNTagger", "tag_metrics"]
-
-
-def _sigmoid(logits):
-    return torch.sigmoid(logits)
 
 
 def micro_f1_at_half(net, X, y):
@@ -75,11 +69,13 @@ def tag_metrics(y_true, proba, tags=None):
             "pr_auc_macro": float(per_tag.pr_auc.mean()), "per_tag": per_tag}
 
 
-class CRNNTagger(CRNNClassifier):
+class CRNNTagger(ClassifierMixin, CRNNBase):
     """Multi-label CRNN: one sigmoid output per tag, trained with binary cross-entropy.
 
-    Shares :class:`CRNNClassifier`'s network, seeding, windows and checkpoints. ``y`` is a
-    list of tag lists (``[("rock", "pop"), ("jazz",), ...]``) or a binary indicator matrix
+    Shares :class:`CRNNClassifier`'s base (:class:`sklearn_genre._base.CRNNBase`):
+    network, seeding, windows, augmentation and checkpoints. Window and track scores
+    are independent sigmoids per tag. ``y`` is a list of tag lists
+    (``[("rock", "pop"), ("jazz",), ...]``) or a binary indicator matrix
     ``(n_tracks, n_tags)``; ``predict`` answers in the same kind.
 
     Parameters
@@ -97,6 +93,7 @@ class CRNNTagger(CRNNClassifier):
         you give.
     **kwargs
         As :class:`CRNNClassifier` (``criterion`` defaults to ``BCEWithLogitsLoss``).
+        With ``train_loss="window"`` every window carries its track's tags.
 
     Attributes
     ----------
@@ -118,6 +115,8 @@ class CRNNTagger(CRNNClassifier):
     (['jazz', 'live', 'rock'], (2, 3))
     """
 
+    output = "sigmoid"
+
     def __init__(
         self,
         module=CRNN,
@@ -129,6 +128,9 @@ class CRNNTagger(CRNNClassifier):
         batch_size=32,
         train_split=ValidSplit(0.2),  # noqa: B008 (skorch's convention)
         train_crop_frames=None,
+        augment=None,
+        train_loss="track",
+        lr_schedule=None,
         precision="float32",
         checkpoint_dir=None,
         checkpoint_every=1,
@@ -149,63 +151,50 @@ class CRNNTagger(CRNNClassifier):
         super().__init__(
             module, criterion=criterion, optimizer=optimizer, lr=lr, max_epochs=max_epochs,
             batch_size=batch_size, train_split=train_split,
-            train_crop_frames=train_crop_frames, precision=precision,
-            checkpoint_dir=checkpoint_dir,
+            train_crop_frames=train_crop_frames, augment=augment, train_loss=train_loss,
+            lr_schedule=lr_schedule, precision=precision, checkpoint_dir=checkpoint_dir,
             checkpoint_every=checkpoint_every, patience=patience, random_state=random_state,
             n_jobs=n_jobs, worker_priority=worker_priority, device=device, verbose=verbose,
             **kwargs)
-        del self.class_weight  # single-label only; the tagger has pos_weight
         self.pos_weight = pos_weight
         self.threshold = threshold
 
-    @property
-    def _default_callbacks(self):
-        callbacks = [(name, cb) for name, cb in super()._default_callbacks
-                     if name not in ("train_acc", "valid_acc")]
-        callbacks.insert(3, ("valid_f1", EpochScoring(
-            micro_f1_at_half, name="valid_f1", lower_is_better=False)))
-        return callbacks
+    # -- target hooks of CRNNBase ---------------------------------------------------
 
-    def _get_predict_nonlinearity(self):
-        return _sigmoid
+    def _encode_target(self, y, n_tracks):
+        if not (self.threshold == "tune" or
+                (isinstance(self.threshold, int | float) and 0 < self.threshold < 1)):
+            raise ValueError(f"threshold must be in (0, 1) or 'tune', got {self.threshold!r}.")
+        Y = self._encode(y, n_tracks)
+        self.pos_weight_ = self._compute_pos_weight(Y)
+        self.thresholds_ = np.full(Y.shape[1], 0.5 if self.threshold == "tune"
+                                   else float(self.threshold))
+        return Y
 
-    @property
-    def classes_(self):
-        check_is_fitted(self, "binarizer_")
-        return self.binarizer_.classes_
+    def _n_outputs(self):
+        binarizer = getattr(self, "binarizer_", None)
+        return None if binarizer is None else len(binarizer.classes_)
 
-    def initialize_module(self):
-        kwargs = self.get_params_for("module")
-        if hasattr(self, "n_mels_"):
-            kwargs.setdefault("n_mels", self.n_mels_)
-        if hasattr(self, "binarizer_"):
-            kwargs.setdefault("n_classes", len(self.binarizer_.classes_))
-        self.module_ = self.initialized_instance(self.module, kwargs)
-        return self
-
-    def initialize_criterion(self):
-        kwargs = self.get_params_for("criterion")
+    def _criterion_kwargs(self):
         weight = getattr(self, "pos_weight_", None)
-        if weight is not None and "pos_weight" not in kwargs:
-            kwargs["pos_weight"] = torch.as_tensor(weight, dtype=torch.float32)
-        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
-        return self
+        return {} if weight is None else {"pos_weight": torch.as_tensor(
+            weight, dtype=torch.float32)}
 
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Split off a random validation set (multi-label targets cannot be stratified)."""
-        dataset = self.get_dataset(X, y)
-        split = self.train_split
-        if not split:
-            return dataset, None
-        if not (isinstance(split, ValidSplit) and isinstance(split.cv, float)):
-            return split(dataset, y, **fit_params)
-        seed = split.random_state if split.random_state is not None else self._fit_seed
-        n_valid = max(int(np.ceil(split.cv * len(y))), 1)
-        if len(y) - n_valid < 1:
-            raise ValueError(f"{len(y)} tracks are too few for a validation split; pass "
-                             "train_split=None.")
-        train, valid = next(ShuffleSplit(1, test_size=n_valid, random_state=seed).split(y))
-        return Subset(dataset, train), Subset(dataset, valid)
+    def _stratify_on(self, y):
+        return None  # multi-label targets: a random validation split
+
+    def _scoring_callbacks(self):
+        return [("valid_f1", EpochScoring(micro_f1_at_half, name="valid_f1",
+                                          lower_is_better=False))]
+
+    def _check_fitted(self):
+        check_is_fitted(self, ["binarizer_", "module_"])
+
+    def _after_fit(self, X, Y):
+        if self.threshold == "tune" and self.train_split is not None:
+            _, valid = self.get_split_datasets(X, Y)
+            idx = np.asarray(valid.indices)
+            self.tune_thresholds(X[idx], Y[idx])
 
     def _encode(self, y, n_tracks):
         if y is None:
@@ -253,37 +242,27 @@ class CRNNTagger(CRNNClassifier):
                              "one weight per tag.")
         return weight
 
+    # -- scikit-learn API -----------------------------------------------------------
+
+    @property
+    def classes_(self):
+        check_is_fitted(self, "binarizer_")
+        return self.binarizer_.classes_
+
     def fit(self, X, y, **fit_params):
         """Train on tracks ``X`` with tag lists or an indicator matrix ``y``.
 
         Parameters
         ----------
         X : np.ndarray [shape=(n_tracks, n_mels, n_frames) or \
-(n_tracks, n_windows, n_mels, window_frames)]
+(n_tracks, n_windows, n_mels, window_frames)] or LazyWindows
         y : list of sequences of tags, or np.ndarray [shape=(n_tracks, n_tags)] of 0/1
 
         Returns
         -------
         self : CRNNTagger
         """
-        X = check_windows(X, estimator_name=type(self).__name__)
-        Y = self._encode(y, len(X))
-        self.n_mels_ = n_mels_of(X)
-        self.pos_weight_ = self._compute_pos_weight(Y)
-        if not (self.threshold == "tune" or
-                (isinstance(self.threshold, int | float) and 0 < self.threshold < 1)):
-            raise ValueError(f"threshold must be in (0, 1) or 'tune', got {self.threshold!r}.")
-        self.thresholds_ = np.full(Y.shape[1], 0.5 if self.threshold == "tune"
-                                   else float(self.threshold))
-        self._fit_seed = self._draw_seed()
-        with _seeded(self._fit_seed, self.device), self._cpu_settings():
-            super(CRNNClassifier, self).fit(X, Y, **fit_params)
-        self._raise_if_diverged()
-        if self.threshold == "tune" and self.train_split is not None:
-            _, valid = self.get_split_datasets(X, Y)
-            idx = np.asarray(valid.indices)
-            self.tune_thresholds(X[idx], Y[idx])
-        return self
+        return super().fit(X, y, **fit_params)
 
     def predict_proba(self, X):
         """Return one probability per tag.
@@ -293,21 +272,17 @@ class CRNNTagger(CRNNClassifier):
         proba : np.ndarray [shape=(n_tracks, n_tags)]
             Columns follow ``classes_``; each is an independent probability.
         """
-        X = self._check_predict_input(X)
-        with self._cpu_settings():
-            proba = super(CRNNClassifier, self).predict_proba(X).astype(np.float64)
-        if not np.isfinite(proba).all():
-            raise ValueError("the network produced non-finite outputs; normalize the input "
-                             "(MelNormalizer) before the tagger.")
-        return proba
+        return self._scores(X)
 
-    def _check_predict_input(self, X):
-        check_is_fitted(self, ["binarizer_", "module_"])
-        from skorch.utils import is_dataset
+    def predict_proba_windows(self, X):
+        """Return every window's tag probabilities (independent sigmoids, rows need not
+        sum to 1).
 
-        if is_dataset(X):
-            return X
-        return check_windows(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
+        Returns
+        -------
+        proba : np.ndarray [shape=(n_tracks, n_windows, n_tags)]
+        """
+        return self.window_scores(X)
 
     def decision(self, X):
         """Return the 0/1 indicator matrix ``(n_tracks, n_tags)`` at ``thresholds_``."""

@@ -7,16 +7,16 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from ._base import CRNNBase
 from ._validation import check_spectrograms
 from .audio import FRAME_RATE
-from .classifier import CRNNClassifier
 from .transformers import MelWindower
 
 __all__ = ["genre_timeline"]
 
 
 def genre_timeline(pipeline: Pipeline, X, *, hop_frames: int | None = None):
-    """Return per-window class probabilities of every track, with start and end times.
+    """Return per-window class (or tag) probabilities of every track, with their times.
 
     The pipeline's :class:`~sklearn_genre.MelWindower` is re-used with as many windows as
     it takes to cover each track every ``hop_frames`` frames, so a long track gets a
@@ -25,7 +25,9 @@ def genre_timeline(pipeline: Pipeline, X, *, hop_frames: int | None = None):
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
-        A fitted pipeline with a ``MelWindower`` step followed by a ``CRNNClassifier``.
+        A fitted pipeline with a ``MelWindower`` step followed by a ``CRNNClassifier``
+        (class probabilities: each row sums to 1) or a ``CRNNTagger`` (independent tag
+        probabilities).
     X : np.ndarray [shape=(n_tracks, n_mels, n_frames)] or list of \
 np.ndarray [shape=(n_mels, n_frames_i)]
     hop_frames : int or None
@@ -48,9 +50,9 @@ np.ndarray [shape=(n_mels, n_frames_i)]
     """
     steps = [step for _, step in pipeline.steps]
     positions = [i for i, step in enumerate(steps) if isinstance(step, MelWindower)]
-    if not positions or not isinstance(steps[-1], CRNNClassifier):
+    if not positions or not isinstance(steps[-1], CRNNBase):
         raise ValueError("genre_timeline needs a pipeline with a MelWindower step and a "
-                         "CRNNClassifier as its last step.")
+                         "CRNNClassifier or CRNNTagger as its last step.")
     position = positions[0]
     windower = steps[position]
     hop = hop_frames if hop_frames is not None else max(windower.window_frames // 2, 1)

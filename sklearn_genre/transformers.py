@@ -15,13 +15,9 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import (
-    LazyTracks,
-    _check_window_batch,
-    as_float32,
-    check_spectrograms,
-    subset_tracks,
-)
+from ._arrays import as_float32
+from ._lazy import BatchStep, LazyTracks, LazyWindows, window_starts
+from ._validation import check_spectrograms
 
 __all__ = ["LazyWindows", "MelTrimmer", "MelNormalizer", "MelWindower", "window_starts"]
 
@@ -280,11 +276,6 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         out /= scale.astype(np.float32, copy=False)
         return out
 
-    def _normalize_batch(self, windows: torch.Tensor, indices=None) -> None:
-        """Fitted scopes, in place on float32 excerpts ``(n, n_mels, n_frames)``: the
-        same float32 operations as :meth:`_normalize`, so the same values."""
-        scale = np.where(self.scale_ < self.eps, 1.0, self.scale_).astype(np.float32)
-        windows.sub_(torch.from_numpy(self.mean_)).div_(torch.from_numpy(scale))
 
     def transform(self, X):
         """Return the standardized tracks, in the container they came in.
@@ -312,226 +303,28 @@ list of np.ndarray [shape=(n_mels, n_frames_i), dtype=float32]
             # dump afterwards only read their own frames from disk
             fitted = self.scope in ("band", "global")
             return LazyTracks(X, self._normalize, frame_local=fitted,
-                              batch_transform=self._normalize_batch if fitted else None)
+                              batch_transform=_BatchScale(self) if fitted else None)
         return [self._normalize(track) for track in X]
 
     def __sklearn_tags__(self):
         return _spectrogram_tags(super().__sklearn_tags__(), stateless=False)
 
 
-def window_starts(n_frames: int, n_windows: int, window_frames: int) -> np.ndarray:
-    """Return the start frame of each of ``n_windows`` windows spread over a track.
+class _BatchScale(BatchStep):
+    """A fitted :class:`MelNormalizer` in place on float32 excerpts ``(n, n_mels,
+    n_frames)``: the same float32 operations as its track-by-track form, so the same
+    values; NaN and inf stay where they are."""
 
-    Windows are spread evenly from the first frame to the last, overlapping when the
-    track is shorter than ``n_windows * window_frames``; a track shorter than one window
-    gives starts of 0 (it is padded).
+    keeps_nonfinite = True
 
-    Parameters
-    ----------
-    n_frames : int
-        Length of the track.
-    n_windows : int
-    window_frames : int
+    def __init__(self, normalizer):
+        self.mean = torch.from_numpy(normalizer.mean_)
+        scale = normalizer.scale_
+        self.scale = torch.from_numpy(np.where(scale < normalizer.eps, 1.0, scale).astype(
+            np.float32))
 
-    Returns
-    -------
-    starts : np.ndarray [shape=(n_windows,), dtype=int64]
-
-    Examples
-    --------
-    >>> from sklearn_genre.transformers import window_starts
-    >>> window_starts(1000, 4, 250).tolist()
-    [0, 250, 500, 750]
-    >>> window_starts(400, 3, 250).tolist()
-    [0, 75, 150]
-    """
-    last = max(n_frames - window_frames, 0)
-    return np.round(np.linspace(0, last, n_windows)).astype(np.int64)
-
-
-class _ShortTrack(Exception):
-    pass
-
-
-def _batch_tensor(shape, time_major: bool, allocate=None) -> torch.Tensor:
-    """Empty float32 ``(n, n_windows, n_mels, n_frames)``: from ``allocate``, else in
-    shared memory inside a ``DataLoader`` worker (as torch's own collation does), else
-    fresh; a transposed view of ``(n, n_windows, n_frames, n_mels)`` memory when
-    ``time_major``."""
-    memory = (*shape[:2], shape[3], shape[2]) if time_major else tuple(shape)
-    numel = int(np.prod(memory))
-    if allocate is not None:
-        out = allocate(numel)[:numel].view(memory)
-    elif torch.utils.data.get_worker_info() is not None and numel:
-        out = shared_float32(numel).view(memory)
-    else:
-        out = torch.empty(memory, dtype=torch.float32)
-    return out.transpose(2, 3) if time_major else out
-
-
-def shared_float32(numel: int) -> torch.Tensor:
-    """Empty 1-D float32 tensor in shared memory (how torch's collation allocates in
-    workers; plain memory, pickled into shared memory on sending, without that API)."""
-    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
-    if new_shared is None:
-        return torch.empty(numel, dtype=torch.float32)
-    return torch.empty(0, dtype=torch.float32).set_(new_shared(numel * 4), 0, (numel,))
-
-
-def _without_repeated_checks(transforms: list) -> list:
-    """``transforms`` (batch steps, in order) without a finiteness check that a later
-    one repeats.
-
-    Between two checks, a fitted normalization keeps NaN and inf as they are (finite
-    statistics, a positive scale), so the later check finds the same values in the
-    same track and raises the same error: one pass over the batch instead of two. An
-    earlier check that expects another band count than the later one stays.
-    """
-    kept, later_check = [], None
-    for transform in reversed(transforms):
-        if getattr(transform, "func", None) is _check_window_batch:
-            if later_check is not None and transform.keywords["n_mels"] in (
-                    None, later_check.keywords["n_mels"]):
-                continue
-            later_check = transform
-        elif getattr(transform, "__func__", None) is not MelNormalizer._normalize_batch:
-            later_check = None
-        kept.append(transform)
-    return kept[::-1]
-
-
-class LazyWindows(LazyTracks):
-    """The windows of each track, cut only when the track is read.
-
-    What :class:`MelWindower` returns for lazily loaded tracks (and, with
-    ``train_offsets="random"``, from ``fit_transform``): indexing with an int loads
-    one track and returns its windows ``(n_windows, n_mels, window_frames)``, so a
-    classifier's ``DataLoader`` (with workers, ``iterator_train__num_workers``) streams
-    a data set larger than memory. With ``random=True`` every read draws new window
-    offsets from torch's RNG (seeded fits stay reproducible, DataLoader workers
-    included): each epoch sees other windows of every track.
-
-    Parameters
-    ----------
-    source : sequence of np.ndarray [shape=(n_mels, n_frames_i)]
-    windower : MelWindower
-    random : bool, default=False
-    """
-
-    def __init__(self, source, windower, random: bool = False):
-        super().__init__(source, None)
-        self.windower = windower
-        self.random = random
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
-            key = key[0]
-        if isinstance(key, int | np.integer):
-            return self._read(int(key))
-        return LazyWindows(subset_tracks(self.source, key), self.windower, self.random)
-
-    def _batch_plan(self):
-        """``(files, transforms)`` when every step down to the files can work on a
-        batch of windows (frame-local, with a batch form), else None."""
-        transforms, source = [], self.source
-        while isinstance(source, LazyTracks):
-            if source.transform is not None:
-                if not source.frame_local or source.batch_transform is None:
-                    return None
-                transforms.append(source.batch_transform)
-            source = source.source
-        if not (hasattr(source, "read_windows") and hasattr(source, "track_shape")):
-            return None
-        return source, _without_repeated_checks(transforms[::-1])
-
-    def read_batch(self, indices=None, *, allocate=None) -> torch.Tensor:
-        """Return the windows of several tracks as one float32 tensor.
-
-        Equal to stacking ``self[i]`` for ``i`` in ``indices`` (same values, same
-        random offsets drawn in the same order), but when the tracks come from a
-        :class:`~sklearn_genre.datasets.LazyMelList` through frame-local steps
-        (checks, a fitted :class:`MelNormalizer`), each window is copied once from
-        the mapped file into the batch and every step runs once on the whole batch.
-        Inside a ``DataLoader`` worker the batch is allocated in shared memory, so it
-        reaches the training process without another copy.
-
-        Parameters
-        ----------
-        indices : array-like of int [shape=(n,)] or None
-            Tracks to read (all when None).
-        allocate : callable ``(numel) -> torch.Tensor [shape=(>= numel,), \
-dtype=float32]`` or None
-            Memory to write the batch into (reused buffers); fresh memory by default.
-
-        Returns
-        -------
-        windows : torch.Tensor [shape=(n, n_windows, n_mels, window_frames), \
-dtype=float32]
-            From a time-major copy (:func:`~sklearn_genre.datasets.to_time_major`) a
-            transposed view of time-major memory (the network reads it as it is).
-        """
-        indices = (np.arange(len(self)) if indices is None
-                   else np.asarray(indices, dtype=np.int64).reshape(-1))
-        plan = self._batch_plan() if len(indices) else None
-        if plan is None:
-            tracks = [self._read(int(i)) for i in indices]
-            shape = (len(indices),) + (tracks[0].shape if tracks else (0, 0, 0))
-            out = _batch_tensor(shape, time_major=False, allocate=allocate)
-            for row, track in zip(out, tracks):
-                row.copy_(torch.from_numpy(track))
-            return out
-        files, transforms = plan
-        windower, n_windows, n_frames = self.windower, self.windower.n_windows, \
-            self.windower.window_frames
-        time_major = bool(getattr(files, "time_major", False))
-        n_mels = files.track_shape(int(indices[0]))[0]
-        out = _batch_tensor((len(indices), n_windows, n_mels, n_frames), time_major, allocate)
-        if self.random:
-            def starts_for(length):
-                return torch.randint(0, length - n_frames + 1, (n_windows,)).numpy()
-        else:
-            starts_for = windower.window_starts
-        # every track's offsets first (in order: the same random draws as track by
-        # track), then one read of the whole batch
-        short, rows, starts = [], [], []
-        for row, index in enumerate(indices):
-            length = files.track_shape(int(index))[1]
-            if length < n_frames:
-                short.append((row, self._read(int(index))))  # padded: read whole, now
-                out[row].zero_()  # the batch steps below must see finite values
-            else:
-                rows.append(row)
-                starts.append(starts_for(length))
-        files.read_windows([int(indices[row]) for row in rows], starts, n_frames,
-                           [out[row] for row in rows])
-        flat = out.flatten(0, 1)
-        owners = np.repeat(indices, n_windows)
-        for transform in transforms:
-            transform(flat, owners)
-        for row, windows in short:
-            out[row].copy_(torch.from_numpy(windows))
-        return out
-
-    def _read(self, index: int) -> np.ndarray:
-        windower = self.windower
-
-        def cut_long(track):
-            if track.shape[1] < windower.window_frames:
-                raise _ShortTrack  # padding depends on the transformed track
-            return list(windower._cut(track, random=self.random))
-
-        if isinstance(self.source, LazyTracks):
-            try:
-                return np.stack(self.source.read_excerpts(index, cut_long)
-                                ).astype(np.float32, copy=False)
-            except _ShortTrack:
-                pass
-        return windower._cut(self.source[index], random=self.random)
-
-    def __repr__(self):
-        kind = "random" if self.random else "evenly spread"
-        return (f"LazyWindows({len(self)} tracks x {self.windower.n_windows} {kind} windows "
-                f"of {self.windower.window_frames} frames)")
+    def __call__(self, windows: torch.Tensor, owners=None) -> None:
+        windows.sub_(self.mean).div_(self.scale)
 
 
 class MelWindower(_StatelessSpectrogramTransformer):
@@ -555,6 +348,10 @@ class MelWindower(_StatelessSpectrogramTransformer):
         :class:`LazyWindows` that draw new random window offsets at every read, so the
         classifier trains on other windows of each track every epoch (augmentation);
         ``transform`` (prediction) always spreads the windows evenly.
+    train_windows : int or None, default=None
+        Windows per track in ``fit_transform`` with ``train_offsets="random"`` (None:
+        ``n_windows``): training can see a few random windows of every track per epoch
+        while prediction pools more, evenly spread.
 
     Attributes
     ----------
@@ -582,15 +379,17 @@ class MelWindower(_StatelessSpectrogramTransformer):
         "pad_mode": [StrOptions(_PAD_MODES)],
         "pad_value": [StrOptions({"min"}), Real],
         "train_offsets": [StrOptions({"even", "random"})],
+        "train_windows": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, n_windows=8, window_frames=256, *, pad_mode="constant",
-                 pad_value="min", train_offsets="even"):
+                 pad_value="min", train_offsets="even", train_windows=None):
         self.n_windows = n_windows
         self.window_frames = window_frames
         self.pad_mode = pad_mode
         self.pad_value = pad_value
         self.train_offsets = train_offsets
+        self.train_windows = train_windows
 
     def window_starts(self, n_frames: int) -> np.ndarray:
         """Return the start frames of the windows of a track of ``n_frames`` frames.
@@ -645,16 +444,17 @@ or LazyWindows
         if self.train_offsets != "random":
             return self.transform(X)
         X = check_spectrograms(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
-        return LazyWindows(X, self, random=True)
+        return LazyWindows(X, self, random=True, n_windows=self.train_windows)
 
-    def _cut(self, track, random: bool = False) -> np.ndarray:
-        """Windows ``(n_windows, n_mels, window_frames)`` of one track, float32."""
-        track = _pad_frames(track, self.window_frames, mode=self.pad_mode,
-                            value=self.pad_value, where="end")
-        if random:
-            starts = torch.randint(0, track.shape[1] - self.window_frames + 1,
-                                   (self.n_windows,)).numpy()
-        else:
-            starts = self.window_starts(track.shape[1])
+    def pad(self, track: np.ndarray) -> np.ndarray:
+        """Return ``track`` (n_mels, n_frames) padded to at least one window."""
+        return _pad_frames(track, self.window_frames, mode=self.pad_mode,
+                           value=self.pad_value, where="end")
+
+    def _cut(self, track, starts_for=None) -> np.ndarray:
+        """Windows ``(n_windows, n_mels, window_frames)`` of one track, float32;
+        ``starts_for(n_frames)`` gives the starts (default :meth:`window_starts`)."""
+        track = self.pad(track)
+        starts = (starts_for or self.window_starts)(track.shape[1])
         return as_float32(np.stack([track[:, start:start + self.window_frames]
                                     for start in starts]))

@@ -288,23 +288,23 @@ def test_random_state_instance_is_drawn_once_per_fit(separable):
 
 
 def test_random_crops_in_training_only(separable):
-    from sklearn_genre.classifier import RandomCropDataset
+    from sklearn_genre.engine import random_crops
 
     X, y = separable
-    windows = X[:, np.newaxis]  # (n, 1, 16, 64)
-    dataset = RandomCropDataset(list(zip(torch.as_tensor(windows), y)), crop_frames=20)
+    windows = torch.as_tensor(X[:, np.newaxis])  # (n, 1, 16, 64)
     torch.manual_seed(0)
-    first = dataset[0][0]
+    first = random_crops(windows[:1], 20)[0]
     assert first.shape == (1, 16, 20)
     # the crop is a contiguous piece of the window
-    offsets = [s for s in range(45) if torch.equal(first[0], torch.as_tensor(X[0][:, s:s + 20]))]
+    offsets = [s for s in range(45) if torch.equal(first[0], windows[0, 0, :, s:s + 20])]
     assert len(offsets) == 1
-    crops = {tuple(dataset[0][0][0, 0, :3].tolist()) for _ in range(10)}
-    assert len(crops) > 1  # drawn anew each access
-    clf = CRNNClassifier(**FAST, train_crop_frames=32).fit(windows, y)
-    assert clf.score(windows, y) > 0.9  # predicts on whole 64-frame windows
-    again = CRNNClassifier(**FAST, train_crop_frames=32).fit(windows, y)
-    np.testing.assert_array_equal(clf.predict_proba(windows), again.predict_proba(windows))
+    crops = {tuple(random_crops(windows[:1], 20)[0, 0, 0, :3].tolist()) for _ in range(10)}
+    assert len(crops) > 1  # drawn anew each call
+    clf = CRNNClassifier(**FAST, train_crop_frames=32).fit(windows.numpy(), y)
+    assert clf.score(windows.numpy(), y) > 0.9  # predicts on whole 64-frame windows
+    again = CRNNClassifier(**FAST, train_crop_frames=32).fit(windows.numpy(), y)
+    np.testing.assert_array_equal(clf.predict_proba(windows.numpy()),
+                                  again.predict_proba(windows.numpy()))
 
 
 def test_same_seed_identical_predictions_in_two_fresh_processes(tmp_path):

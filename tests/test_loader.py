@@ -6,10 +6,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from skorch.dataset import ValidSplit
 from torch.utils.data import DataLoader, default_collate
 
 from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, make_genre_pipeline
-from sklearn_genre._loader import (
+from sklearn_genre._data import unwrap
+from sklearn_genre._workers import (
     IdleWorkers,
     ReusedBuffers,
     WindowBatches,
@@ -107,7 +109,7 @@ def test_reused_buffers_never_overwrite_a_batch_still_held(tmp_path):
     y = np.arange(40)
     from skorch.dataset import Dataset
     params = {"batch_size": 4, "shuffle": True, "num_workers": 2, "prefetch_factor": 2}
-    loader = loader_over_windows(DataLoader, Dataset(windows, y), params, reuse=True)
+    loader = loader_over_windows(DataLoader, unwrap(Dataset(windows, y)), params, reuse=True)
     assert isinstance(loader, ReusedBuffers)
     kept, storages = [], set()
     for epoch in range(3):
@@ -158,7 +160,7 @@ def test_fit_through_batches_equals_fit_through_per_track_collation(files, tmp_p
 
 def _record_policy(path):
     def record(worker_id):
-        from sklearn_genre._loader import _ioprio
+        from sklearn_genre._workers import _ioprio
         io_class = _ioprio()
         with open(path, "a") as f:
             f.write(f"{worker_id} {os.sched_getscheduler(0)} "
@@ -193,22 +195,20 @@ def test_invalid_worker_priority_is_an_error(files):
 
 def test_idle_workers_calls_the_users_function_after_lowering_priority(monkeypatch):
     calls = []
-    monkeypatch.setattr("sklearn_genre._loader.lower_priority", calls.append)
+    monkeypatch.setattr("sklearn_genre._workers.lower_priority", calls.append)
     IdleWorkers(lambda worker_id: calls.append(worker_id), "low")(3)
     assert calls == ["low", 3]
 
 
 @pytest.mark.parametrize("layout", ["band_major", "time_major_float16"])
 def test_random_crops_are_slices_of_the_windows_in_the_same_layout(files, tmp_path, layout):
-    from sklearn_genre._loader import random_crops
+    from sklearn_genre.engine import random_crops
     lazy, _ = files
     if layout != "band_major":
         lazy = to_time_major(lazy, tmp_path / "tm")
     windows = _windows(lazy, random=False).read_batch([0, 2, 4])
     crops = random_crops(windows, 50)
     assert crops.shape == (3, 3, 16, 50)
-    assert crops.stride() == crops.transpose(2, 3).contiguous().transpose(2, 3).stride() \
-        if layout != "band_major" else crops.is_contiguous()
     for row in range(3):
         for w in range(3):
             full, crop = windows[row, w].numpy(), crops[row, w].numpy()
@@ -216,28 +216,26 @@ def test_random_crops_are_slices_of_the_windows_in_the_same_layout(files, tmp_pa
     assert not torch.equal(random_crops(windows, 50), crops)  # redrawn
 
 
-def test_default_pipeline_crops_lazy_windows_through_batches(files):
-    from sklearn_genre._loader import WindowBatches
+def test_default_pipeline_crops_lazy_windows_in_training_only(files, monkeypatch):
+    from sklearn_genre import _base
+
     lazy, _ = files
     pipe = make_genre_pipeline(window__n_windows=2, window__window_frames=96,
                                window__train_offsets="random", clf__train_crop_frames=64,
                                clf__max_epochs=2, clf__batch_size=2, clf__verbose=0,
-                               clf__random_state=0)
+                               clf__random_state=0,
+                               clf__train_split=ValidSplit(0.33, stratified=False))
     seen = []
-    original = WindowBatches.__getitems__
+    original = _base.CRNNBase.infer
 
-    def spy(self, rows):
-        batch = original(self, rows)
-        seen.append(tuple(batch[0].shape))
-        return batch
+    def spy(self, x, **fit_params):
+        seen.append((self.module_.training, tuple(x.shape)))
+        return original(self, x, **fit_params)
 
-    WindowBatches.__getitems__ = spy
-    try:
-        pipe.fit(lazy, np.array(list("abbaab")))
-    finally:
-        WindowBatches.__getitems__ = original
-    assert (2, 2, 16, 64) in seen  # training batches: cropped
-    assert any(shape[-1] == 96 for shape in seen)  # validation batches: whole windows
+    monkeypatch.setattr(_base.CRNNBase, "infer", spy)
+    pipe.fit(lazy, np.array(list("abbaab")))
+    assert {shape[-1] for training, shape in seen if training} == {64}  # cropped
+    assert {shape[-1] for training, shape in seen if not training} == {96}  # validation
     assert pipe.predict(lazy).shape == (6,)
 
 
@@ -279,8 +277,7 @@ def test_a_bad_track_read_in_a_worker_is_an_error_naming_it(tmp_path, rng):
 
 def _steps(windows):
     """The batch steps of lazily read windows, by kind."""
-    from sklearn_genre._validation import _check_window_batch
-    return ["check" if getattr(step, "func", None) is _check_window_batch else "normalize"
+    return ["check" if step.checks_finite else "normalize"
             for step in windows._batch_plan()[1]]
 
 
@@ -306,20 +303,38 @@ def test_a_normalized_batch_is_checked_once_with_the_same_errors(tmp_path, rng, 
             windows[2]
 
 
-def test_a_check_is_kept_when_only_it_expects_the_band_count():
-    from functools import partial
-
-    from sklearn_genre._validation import _check_window_batch
-    from sklearn_genre.transformers import _without_repeated_checks
+def test_a_check_is_kept_when_only_it_expects_the_band_count(rng):
+    from sklearn_genre._lazy import BatchStep, without_repeated_checks
+    from sklearn_genre._validation import BatchCheck
 
     def check(n_mels):
-        return partial(_check_window_batch, n_mels=n_mels, reference=16, estimator_name=None)
+        return BatchCheck(n_mels=n_mels, reference=16, estimator_name=None)
 
-    normalize = MelNormalizer()._normalize_batch
+    tracks = [rng.normal(size=(16, 20)).astype(np.float32)]
+    normalize = MelNormalizer().fit(tracks).transform(LazyMelListLike(tracks)).batch_transform
+    assert normalize.keeps_nonfinite and not normalize.checks_finite
     first, later = check(16), check(16)
-    assert _without_repeated_checks([first, normalize, later]) == [normalize, later]
-    assert _without_repeated_checks([check(None), normalize, later]) == [normalize, later]
+    assert without_repeated_checks([first, normalize, later]) == [normalize, later]
+    assert without_repeated_checks([check(None), normalize, later]) == [normalize, later]
     other = check(12)  # a different band count: both stay
-    assert _without_repeated_checks([first, normalize, other]) == [first, normalize, other]
-    unknown = lambda windows, indices: None  # noqa: E731 (a step that may hide NaN)
-    assert _without_repeated_checks([first, unknown, later]) == [first, unknown, later]
+    assert without_repeated_checks([first, normalize, other]) == [first, normalize, other]
+
+    class Unknown(BatchStep):  # a step that may hide NaN
+        def __call__(self, windows, owners):
+            pass
+
+    unknown = Unknown()
+    assert without_repeated_checks([first, unknown, later]) == [first, unknown, later]
+
+
+class LazyMelListLike:
+    """A lazily loading sequence (not a list): the transformers stay lazy on it."""
+
+    def __init__(self, tracks):
+        self.tracks = tracks
+
+    def __len__(self):
+        return len(self.tracks)
+
+    def __getitem__(self, index):
+        return self.tracks[index]

@@ -1,4 +1,5 @@
 import numpy as np
+from sklearn.base import clone
 
 from sklearn_genre import (
     CRNNClassifier,
@@ -64,3 +65,20 @@ def test_seed_ensemble_averages_members_and_keeps_string_labels(rng, tmp_path):
                                   proba)
     with pytest.raises(ValueError, match="n_members"):
         make_genre_ensemble(0)
+
+
+def test_random_state_seeds_every_random_step(rng):
+    from sklearn_genre import make_genre_pipeline, make_tagging_pipeline
+
+    small = dict(clf__max_epochs=2, clf__verbose=0, window__n_windows=2,
+                 window__window_frames=32, window__train_offsets="random",
+                 clf__train_crop_frames=24)
+    pipe = make_genre_pipeline(random_state=3, **small)
+    assert pipe.get_params()["clf__random_state"] == 3
+    assert make_tagging_pipeline(random_state=4).get_params()["clf__random_state"] == 4
+    X = [rng.normal(size=(16, int(n))).astype(np.float32) for n in rng.integers(40, 90, 12)]
+    y = np.array(["a", "b"] * 6)
+    first = pipe.fit(X, y).predict_proba(X)  # random windows, crops, weights, order
+    np.testing.assert_array_equal(clone(pipe).fit(X, y).predict_proba(X), first)
+    other = make_genre_pipeline(random_state=4, **small)
+    assert not np.allclose(other.fit(X, y).predict_proba(X), first)

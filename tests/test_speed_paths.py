@@ -8,9 +8,9 @@ from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
 from sklearn_genre import CRNNClassifier, CRNNTagger
-from sklearn_genre._batches import ArrayBatches, array_batches
-from sklearn_genre._parallel import resolve_n_jobs
-from sklearn_genre.nn import Conv1d, MaxPoolReLU, _Conv1dMatmul, dropout_generator
+from sklearn_genre._data import Batches, batches_for
+from sklearn_genre.engine import resolve_n_jobs
+from sklearn_genre.engine.layers import Conv1d, MaxPoolReLU, _Conv1dMatmul, dropout_generator
 
 from .conftest import make_separable
 
@@ -75,7 +75,7 @@ def test_too_short_window_is_a_clear_error():
 
 
 def test_dropout_masks_follow_the_thread_generator():
-    from sklearn_genre.nn import CRNN
+    from sklearn_genre.engine import CRNN
     net = CRNN(n_mels=8, n_classes=3).train()
     x = torch.randn(4, 8, 40)
     with dropout_generator(torch.Generator().manual_seed(5)):
@@ -129,7 +129,7 @@ def test_threaded_batch_gives_the_full_batch_gradient(rng, estimator):
         clf.fit(X, tags)
         y = clf.binarizer_.transform(tags).astype(np.float32)
     clf.module_.eval()  # no dropout anywhere: the two paths must agree
-    clf._set_training = lambda training=True: None
+    clf.module_.train = lambda mode=True: clf.module_
     loss_1, grads_1 = _gradients(clf, X, y, 1)
     loss_3, grads_3 = _gradients(clf, X, y, 3)
     assert loss_1 == pytest.approx(loss_3, rel=1e-5)
@@ -161,10 +161,10 @@ def test_n_jobs_validation():
         resolve_n_jobs(0)
 
 
-def test_array_batches_cover_every_row_once_and_pair_x_with_y():
+def test_batches_cover_every_row_once_and_pair_x_with_y():
     X = np.arange(10, dtype=np.float32)[:, None] * np.ones((10, 3), np.float32)
     y = np.arange(10)
-    batches = list(ArrayBatches(X, y, None, 4, shuffle=True))
+    batches = list(Batches(X, y, None, 4, shuffle=True))
     assert [len(xb) for xb, _ in batches] == [4, 4, 2]
     seen = np.concatenate([yb.numpy() for _, yb in batches])
     assert sorted(seen) == list(range(10))
@@ -172,22 +172,22 @@ def test_array_batches_cover_every_row_once_and_pair_x_with_y():
         np.testing.assert_array_equal(xb[:, 0].numpy(), yb.numpy())
 
 
-def test_array_batches_slice_views_in_order_and_handle_subsets():
+def test_batches_slice_views_in_order_and_handle_subsets():
     X = np.arange(12, dtype=np.float32).reshape(6, 2)
-    batches = array_batches(Dataset(X), 4, shuffle=False)
+    batches = batches_for(Dataset(X), 4, shuffle=False)
     xb, yb = next(iter(batches))
     assert np.shares_memory(xb.numpy(), X) and yb.shape == (4,)
-    subset = array_batches(Subset(Dataset(X, np.arange(6)), [5, 1, 3]), -1, shuffle=False)
+    subset = batches_for(Subset(Dataset(X, np.arange(6)), [5, 1, 3]), -1, shuffle=False)
     (xb, yb), = list(subset)
     np.testing.assert_array_equal(yb.numpy(), [5, 1, 3])
     np.testing.assert_array_equal(xb.numpy(), X[[5, 1, 3]])
-    assert array_batches(Dataset([X[0], X[1]]), 2, shuffle=False) is None  # lists: DataLoader
+    assert batches_for(Dataset([X[0], X[1]]), 2, shuffle=False) is None  # lists: DataLoader
 
 
-def test_array_batches_reuse_a_buffer_only_once_released():
+def test_batches_reuse_a_buffer_only_once_released():
     X = np.random.default_rng(0).normal(size=(40, 3, 5)).astype(np.float32)
     y = np.arange(40)
-    batches = ArrayBatches(X, y, None, 8, shuffle=True)
+    batches = Batches(X, y, None, 8, shuffle=True)
     addresses, kept = [], []
     for xb, yb in batches:  # dropped at each step: the buffers take turns
         np.testing.assert_array_equal(xb.numpy(), X[yb.numpy()])
@@ -208,7 +208,7 @@ def test_gpu_batches_come_in_pinned_memory(monkeypatch):
     X, y = np.zeros((6, 1, 4, 8), np.float32), np.arange(6) % 2
     clf = CRNNClassifier(device="cuda", batch_size=4)
     batches = clf.get_iterator(Dataset(X, y), training=True)
-    assert isinstance(batches, ArrayBatches) and len(list(batches)) == 2
+    assert isinstance(batches, Batches) and len(list(batches)) == 2
     assert len(pinned) == 4  # X and y of both batches
     loader = CRNNClassifier(device="cuda", iterator_train__num_workers=1).get_iterator(
         Dataset(X, y), training=True)
@@ -217,27 +217,28 @@ def test_gpu_batches_come_in_pinned_memory(monkeypatch):
         Dataset(X, y), training=True).pin_memory
 
 
-def test_allocator_tuning_is_applied_once_and_respects_the_user(monkeypatch):
+def test_allocator_tuning_is_opt_in_applied_once_and_respects_the_user(monkeypatch):
     import platform
 
-    from sklearn_genre import _allocator
+    from sklearn_genre.engine import allocator
 
-    monkeypatch.setattr(_allocator, "_applied", None)
-    monkeypatch.setenv("SKLEARN_GENRE_TUNE_MALLOC", "0")
-    assert _allocator.tune_malloc() == {}
-    monkeypatch.setattr(_allocator, "_applied", None)
-    monkeypatch.delenv("SKLEARN_GENRE_TUNE_MALLOC")
+    monkeypatch.setattr(allocator, "_applied", None)
+    monkeypatch.delenv("SKLEARN_GENRE_TUNE_MALLOC", raising=False)
+    assert allocator.tune_malloc() == {}  # off by default
+    monkeypatch.setattr(allocator, "_applied", None)
+    monkeypatch.setenv("SKLEARN_GENRE_TUNE_MALLOC", "1")
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # the user's setting wins
-    applied = _allocator.tune_malloc()
+    applied = allocator.tune_malloc()
     assert "M_TRIM_THRESHOLD" not in applied
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert applied == {"M_MMAP_THRESHOLD": _allocator.MMAP_THRESHOLD}
+        assert applied == {"M_MMAP_THRESHOLD": allocator.MMAP_THRESHOLD}
     monkeypatch.setenv("SKLEARN_GENRE_TUNE_MALLOC", "0")
-    assert _allocator.tune_malloc() == applied  # once per process
+    assert allocator.tune_malloc() == applied  # once per process
+    monkeypatch.setattr(allocator, "_applied", None)  # the rest of the suite: untouched
 
 
 def test_calling_thread_is_serial_while_workers_run_and_restored_after():
-    from sklearn_genre._parallel import workers_only
+    from sklearn_genre.engine.parallel import workers_only
 
     before = torch.get_num_threads()
     with workers_only(2):

@@ -124,3 +124,32 @@ def test_bad_options(tagged):
         CRNNTagger(**FAST, pos_weight=[1.0]).fit(X, tags)
     with pytest.raises(ValueError, match="threshold"):
         CRNNTagger(**FAST, threshold=1.5).fit(X, tags)
+
+
+def test_genre_timeline_scores_tags_with_sigmoids_and_classes_with_softmax(rng):
+    """Window scores follow each estimator's output: independent tag probabilities for
+    the tagger (a window may carry two tags, or none), a distribution for the classifier."""
+    from sklearn_genre import genre_timeline, make_genre_pipeline, make_tagging_pipeline
+
+    lengths = rng.integers(150, 400, 40)
+    X = [rng.normal(size=(16, int(n))).astype(np.float32) for n in lengths]
+    tags = []
+    for i, track in enumerate(X):
+        on = [t for t, flag in (("bass", i % 2 == 0), ("bright", i % 3 == 0)) if flag]
+        track[:4] += 2.0 * ("bass" in on)
+        track[8:12] += 2.0 * ("bright" in on)
+        tags.append(tuple(on) or ("plain",))
+    params = dict(window__n_windows=2, window__window_frames=64, clf__max_epochs=30,
+                  clf__verbose=0, clf__train_crop_frames=None, random_state=0)
+    tagging = make_tagging_pipeline(**params).fit(X, tags)
+    timeline = genre_timeline(tagging, X[:1], hop_frames=32)[0]
+    scores = timeline[["bass", "bright", "plain"]].to_numpy()
+    assert scores.shape[0] >= 4 and (scores >= 0).all() and (scores <= 1).all()
+    assert not np.allclose(scores.sum(axis=1), 1.0, atol=0.05)  # independent, not softmax
+    assert (scores[:, 0] > 0.5).mean() > 0.5  # track 0 has "bass" in every window
+    direct = tagging[-1].predict_proba_windows(tagging[:-1].transform(X[:2]))
+    assert direct.shape == (2, 2, 3) and not np.allclose(direct.sum(axis=-1), 1.0, atol=0.05)
+    labels = np.array([t[0] for t in tags])
+    classifying = make_genre_pipeline(**params).fit(X, labels)
+    rows = genre_timeline(classifying, X[:1], hop_frames=32)[0].iloc[:, 2:].to_numpy()
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-6)

@@ -20,6 +20,7 @@ import torch
 from sklearn.model_selection import PredefinedSplit
 from sklearn.utils import Bunch, check_random_state
 
+from .._lazy import WindowFiles
 from ..exceptions import DataFileError
 
 __all__ = [
@@ -75,7 +76,7 @@ def read_mtg_tsv(tsv_path):
     return rows
 
 
-class LazyMelList(Sequence):
+class LazyMelList(Sequence, WindowFiles):
     """A list of mel-spectrograms that loads each track only when it is accessed.
 
     Indexing with an integer returns the track (memory-mapped when ``mmap=True``);

@@ -1,18 +1,18 @@
-"""glibc's allocator thresholds: keep freed batch memory instead of returning it each step.
+"""Opt-in glibc allocator thresholds: keep freed batch memory instead of returning it.
 
-Every training step allocates the same few-megabyte tensors (convolution outputs,
-their gradients) and frees them. With glibc's default thresholds, freed memory at the
-top of a heap is handed back to the kernel and every new tensor page-faults its pages
-in again; with two threads faulting at once they also serialize on the process's
-memory map. Measured on 2 cores (``benchmarks/bench_speed.py``, in one process,
-alternating): +25-35 % training and about +15 % inference throughput, same peak RSS.
+Every training step allocates the same few-megabyte tensors and frees them. With glibc's
+default (dynamic) thresholds, freed memory may go back to the kernel and page-fault in
+again at the next step. :func:`tune_malloc` raises the mmap threshold to 32 MiB (the
+ceiling glibc's own dynamic threshold reaches) and the trim threshold to 512 MiB.
 
-:func:`tune_malloc` raises the mmap threshold to 32 MiB (the ceiling glibc's own
-dynamic threshold reaches) and the trim threshold to 512 MiB. It is process-wide,
-applied once, at the first fit or prediction, and leaves predictions unchanged.
-It does nothing where the C library is not glibc, for a threshold the user set with
-glibc's ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or when
-``SKLEARN_GENRE_TUNE_MALLOC=0``.
+It is off unless ``SKLEARN_GENRE_TUNE_MALLOC=1``: the setting is process-wide, and glibc
+cannot report its thresholds, so it can be neither scoped to a fit nor undone; it also
+keeps the memory a fit frees in the heap, which makes joblib's workers look as if they
+leaked. When on, it is applied once per process at the first fit or prediction, does
+nothing where the C library is not glibc or for a threshold the user set with glibc's
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, and leaves predictions
+unchanged. What it buys is measured in docs/benchmarks.md (``benchmarks/bench_speed.py
+--tune-malloc``).
 """
 
 from __future__ import annotations
@@ -40,14 +40,15 @@ def tune_malloc() -> dict[str, int]:
     -------
     applied : dict of str to int
         ``{"M_MMAP_THRESHOLD": bytes, "M_TRIM_THRESHOLD": bytes}``, or the subset that
-        was set; empty when tuning is off, overridden or unavailable.
+        was set; empty when tuning is off (the default), overridden or unavailable.
     """
     global _applied
     with _lock:
         if _applied is not None:
             return dict(_applied)
         _applied = {}
-        if os.environ.get("SKLEARN_GENRE_TUNE_MALLOC", "1").strip() in ("0", "false", "no"):
+        if os.environ.get("SKLEARN_GENRE_TUNE_MALLOC", "0").strip().lower() not in (
+                "1", "true", "yes"):
             return {}
         if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
             return {}

@@ -1,16 +1,14 @@
-"""Batches of lazily loaded windows for torch's ``DataLoader``, read a batch at a time.
+"""Lazy windows through torch's ``DataLoader`` workers, a batch per call, in reused
+shared memory, at a low CPU priority.
 
-torch's ``DataLoader`` asks a dataset for one item at a time and collates the items
-into a batch: per track, the windows are read, checked and normalized window by
-window, then copied again into the batch. :class:`WindowBatches` implements
-``__getitems__`` (which the ``DataLoader`` calls with a whole batch of indices), so
-:meth:`sklearn_genre.LazyWindows.read_batch` copies each window once from its file
-into the batch and runs every check and normalization once per batch: about 5x less
-CPU per track from a time-major copy (measured in docs/scaling.md).
-
-:class:`IdleWorkers` lowers the priority of ``DataLoader`` worker processes, so the
-reading fills the time the training step leaves a core idle instead of preempting
-the training threads (whose batch halves wait for each other).
+torch's ``DataLoader`` asks a dataset for one item at a time and collates the items into
+a batch. :class:`WindowBatches` implements ``__getitems__`` (which the ``DataLoader``
+calls with a whole batch of indices), so :meth:`sklearn_genre.LazyWindows.read_batch`
+copies each window once from its file into the batch and runs every check and
+normalization once per batch (about 5x less CPU per track from a time-major copy,
+docs/scaling.md). Workers write batches into reused shared-memory buffers
+(:class:`ReusedBuffers`), and :class:`IdleWorkers` lowers their priority so the reading
+fills the time the training step leaves a core idle instead of preempting it.
 """
 
 from __future__ import annotations
@@ -23,17 +21,14 @@ from functools import partial
 
 import numpy as np
 import torch
-from skorch.dataset import Dataset
-from torch.utils.data import Subset
 
-from .transformers import _batch_tensor, shared_float32
+from ._arrays import shared_float32
+from .engine._torch import has_storage_use_count, storage_use_count
 
 __all__ = ["IdleWorkers", "ReusedBuffers", "WindowBatches", "collated", "loader_over_windows",
-           "random_crops", "window_batches"]
+           "lower_priority", "worker_init_for"]
 
-
-_use_count = getattr(torch._C, "_storage_Use_Count", None)
-_new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+PRIORITIES = ("idle", "low", "normal")
 
 
 class WindowBatches(torch.utils.data.Dataset):
@@ -46,17 +41,12 @@ class WindowBatches(torch.utils.data.Dataset):
         None yields zeros as skorch's placeholder targets.
     indices : np.ndarray [shape=(n_rows,)] or None
         Rows of ``windows`` to use (a ``Subset``'s), all by default.
-    crop_frames : int or None, default=None
-        Replace every window by a random crop of this many frames (the classifier's
-        ``train_crop_frames``, as :class:`sklearn_genre.classifier.RandomCropDataset`);
-        windows not longer than that stay whole.
     """
 
-    def __init__(self, windows, y, indices=None, crop_frames=None):
+    def __init__(self, windows, y, indices=None):
         self.windows = windows
         self.y = y
         self.indices = np.arange(len(windows)) if indices is None else np.asarray(indices)
-        self.crop_frames = crop_frames
         self.free = None  # shared flags of reusable batch buffers (share_buffers)
         self.slots_per_worker = 0
         self._buffers = {}  # worker-local: slot -> flat shared-memory float32 tensor
@@ -83,7 +73,7 @@ class WindowBatches(torch.utils.data.Dataset):
 
     def _take_slot(self) -> int:
         info = torch.utils.data.get_worker_info()
-        if self.free is None or info is None or _new_shared is None:
+        if self.free is None or info is None:
             return -1
         free = self.free.numpy()
         first = info.id * self.slots_per_worker
@@ -106,10 +96,7 @@ class WindowBatches(torch.utils.data.Dataset):
         tracks = self.indices[np.asarray(rows, dtype=np.int64)]
         slot = self._take_slot()
         allocate = None if slot < 0 else partial(self._slot_buffer, slot)
-        if self.crop_frames is None or self.windows.windower.window_frames <= self.crop_frames:
-            X = self.windows.read_batch(tracks, allocate=allocate)
-        else:
-            X = random_crops(self.windows.read_batch(tracks), self.crop_frames, allocate)
+        X = self.windows.read_batch(tracks, allocate=allocate)
         y = (np.zeros(len(tracks), dtype=np.float32) if self.y is None
              else np.ascontiguousarray(self.y[tracks]))
         if self.free is None:
@@ -145,7 +132,7 @@ class ReusedBuffers:
     def _release(self):
         free = self.free.numpy()
         for slot in list(self.pending):
-            if _use_count(self.held[slot]._cdata) <= 1:  # only self.held
+            if storage_use_count(self.held[slot]) <= 1:  # only self.held
                 self.pending.discard(slot)
                 free[slot] = 1
 
@@ -153,36 +140,11 @@ class ReusedBuffers:
         for X, y, slot in self.loader:
             self._release()
             if slot >= 0:
-                self.held[slot] = X.untyped_storage()
+                self.held[slot] = X.untyped_storage()  # keeps the mapping in torch's cache
                 self.pending.add(slot)
             yield X, torch.as_tensor(y)
         self._release()
 
-
-def random_crops(windows: torch.Tensor, crop_frames: int, allocate=None) -> torch.Tensor:
-    """A random crop of ``crop_frames`` frames of every window, in the same memory layout.
-
-    Parameters
-    ----------
-    windows : torch.Tensor [shape=(n, n_windows, n_mels, window_frames)]
-    crop_frames : int
-        At most ``window_frames``.
-    allocate : callable or None
-        As for :meth:`sklearn_genre.LazyWindows.read_batch`.
-
-    Returns
-    -------
-    crops : torch.Tensor [shape=(n, n_windows, n_mels, crop_frames)]
-        Offsets drawn from torch's RNG, track by track.
-    """
-    n, n_windows, n_mels, n_frames = windows.shape
-    time_major = windows.dim() == 4 and windows.transpose(2, 3).is_contiguous() and n_mels > 1
-    out = _batch_tensor((n, n_windows, n_mels, crop_frames), time_major, allocate)
-    for row in range(n):
-        starts = torch.randint(0, n_frames - crop_frames + 1, (n_windows,)).tolist()
-        for w, start in enumerate(starts):
-            out[row, w].copy_(windows[row, w, :, start:start + crop_frames])
-    return out
 
 
 def collated(batch):
@@ -190,39 +152,38 @@ def collated(batch):
     return batch
 
 
-def window_batches(dataset):
-    """A :class:`WindowBatches` over a skorch ``Dataset`` of ``LazyWindows`` (or its
-    ``Subset``, or a ``RandomCropDataset`` of these); None for any other dataset."""
-    indices, crop_frames = None, None
-    if hasattr(dataset, "crop_frames") and hasattr(dataset, "dataset"):  # RandomCropDataset
-        crop_frames, dataset = dataset.crop_frames, dataset.dataset
-    if isinstance(dataset, Subset):
-        indices, dataset = dataset.indices, dataset.dataset
-    if type(dataset) is not Dataset or not hasattr(dataset.X, "read_batch"):
-        return None
-    if dataset.y is not None and not isinstance(dataset.y, np.ndarray):
-        return None
-    return WindowBatches(dataset.X, dataset.y, indices, crop_frames)
-
-
-def loader_over_windows(iterator, dataset, params: dict, *, reuse: bool):
-    """Build ``iterator(dataset, **params)``, reading :class:`~sklearn_genre.LazyWindows`
-    a batch at a time (unless ``params`` has a ``collate_fn``); None for other data.
+def loader_over_windows(iterator, parts, params: dict, *, reuse: bool):
+    """Build ``iterator(WindowBatches(...), **params)`` for lazy windows ``parts`` (``(X,
+    y, indices)`` from :func:`sklearn_genre._data.unwrap`) unless ``params`` has a
+    ``collate_fn``; None for other data.
 
     With workers and ``reuse``, batches come in reused shared buffers
     (:meth:`WindowBatches.share_buffers`, :class:`ReusedBuffers`).
     """
-    batches = window_batches(dataset) if "collate_fn" not in params else None
-    if batches is None:
+    from ._lazy import LazyWindows
+
+    if parts is None or not isinstance(parts[0], LazyWindows) or "collate_fn" in params:
         return None
+    batches = WindowBatches(*parts)
     params = {**params, "collate_fn": collated}
     n_workers = params.get("num_workers", 0)
-    if not (reuse and n_workers > 0 and _use_count is not None and _new_shared is not None):
+    if not (reuse and n_workers > 0 and has_storage_use_count()):
         return iterator(batches, **params)
     # a buffer comes back two batches after its use; prefetch_factor are queued per worker
     slots = (params.get("prefetch_factor") or 2) + 3
     batches.share_buffers(n_workers, slots)
     return ReusedBuffers(iterator(batches, **params), batches.free)
+
+
+def worker_init_for(priority: str, params: dict):
+    """The ``worker_init_fn`` that lowers ``DataLoader`` workers to ``priority`` (then runs
+    the user's own), or None when nothing changes."""
+    if priority not in PRIORITIES:
+        raise ValueError(f"worker_priority must be 'idle', 'low' or 'normal', got "
+                         f"{priority!r}.")
+    if params.get("num_workers", 0) > 0 and priority != "normal":
+        return IdleWorkers(params.get("worker_init_fn"), priority)
+    return None
 
 
 class IdleWorkers:

@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .nn import dropout_generator
+from .layers import dropout_generator
 
-__all__ = ["chunked_backward", "chunked_forward", "resolve_n_jobs", "workers_only"]
+__all__ = ["batch_splittable", "chunked_backward", "chunked_forward", "resolve_n_jobs",
+           "workers_only"]
 
 _pools: dict[int, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
@@ -62,6 +63,20 @@ def resolve_n_jobs(n_jobs) -> int:
     if n_jobs < 0:
         return max((os.cpu_count() or 1) + 1 + n_jobs, 1)
     return n_jobs
+
+
+_BATCH_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d,
+                torch.nn.SyncBatchNorm)
+
+
+def batch_splittable(module: torch.nn.Module) -> bool:
+    """Whether a training batch may be split across threads without changing the result.
+
+    Batch normalization computes its statistics over the whole batch and updates its
+    running statistics in place: chunks would normalize differently and race on those
+    buffers, so networks with it train on whole batches (torch's own threads).
+    """
+    return not any(isinstance(m, _BATCH_NORMS) for m in module.modules())
 
 
 def chunked_forward(forward, x: torch.Tensor, n_chunks: int, *, grad: bool, seeds=None,
