@@ -103,7 +103,7 @@ def collection_bunch(entries, *, name, header, mel=None, on_error="raise", min_s
                             f"first failures: {failures[:3]}.")
     if failures:
         warnings.warn(f"{name}: {len(failures)} files missing or unreadable were left out "
-                      f"(on_error='skip'): {_summary(failures)}. The full list is the "
+                      f"(on_error='skip'): {_summary(failures)}; the full list is the "
                       "Bunch's `failures`.", UserWarning, stacklevel=stacklevel)
     if n_rebuilt:
         warnings.warn(f"{n_rebuilt} corrupt cache entries were re-computed.", UserWarning,
