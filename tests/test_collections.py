@@ -228,7 +228,10 @@ def test_groups_callable_mapping_and_csv(tmp_path):
         load_audio_folder(root, groups=lambda p: None, data_home=home)
 
 
-def test_parallel_lazy_and_official_splits(tmp_path):
+def test_parallel_lazy_and_official_splits(tmp_path, monkeypatch):
+    from sklearn_genre.datasets import _audio_cache
+
+    monkeypatch.setattr(_audio_cache, "_PARALLEL_MIN_FILES", 4)  # workers even for 8 files
     root = tmp_path / "music"
     for k in range(8):
         _write(root / ("low" if k % 2 else "high") / f"t{k}.wav", seconds=0.5,

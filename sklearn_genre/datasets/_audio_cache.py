@@ -40,7 +40,7 @@ __all__ = ["extract_mels", "recipe_key", "CACHE_VERSION"]
 #: Bumped whenever the recipe in :mod:`sklearn_genre.audio` changes its output.
 CACHE_VERSION = 1
 _PROGRESS_MIN_FILES = 20
-_PARALLEL_MIN_FILES = 8
+_PARALLEL_MIN_FILES = 64
 
 
 def _version(distribution: str):
@@ -182,8 +182,10 @@ def extract_mels(paths, *, mel=None, on_error="raise", min_seconds=None, n_jobs=
             accept(i, str(entry) if lazy else cached, cached.shape[1])
             bar.update()
         if todo:
-            # starting worker processes (each imports torch) costs seconds: a few files
-            # (the unreadable ones of a cached collection, say) are done here
+            # starting worker processes costs seconds (each imports the library and torch:
+            # 4-9 s on 2 busy cores), more than a few dozen files take (56 FMA mp3 clips:
+            # 5 s here, 14 s with 2 workers): those, and the unreadable files of a cached
+            # collection, are done in this process
             n_jobs = n_jobs if len(todo) >= _PARALLEL_MIN_FILES else None
             with own_workers(n_jobs):  # the next parallel fits get fresh workers
                 parallel = Parallel(n_jobs=n_jobs, return_as="generator")

@@ -262,7 +262,8 @@ def load_audio_folder(root, *, groups=None, mel=None, on_error="raise", min_seco
     min_seconds : float or None, default=None
         Files with less audio count as failures ("too short").
     n_jobs : int or None, default=None
-        Files decoded in parallel (joblib); -1 uses all cores.
+        Files decoded in parallel (joblib); -1 uses all cores. Fewer than 64 files to
+        decode are done in this process: starting worker processes takes longer.
     data_home : str or path-like or None
         Cache folder (see :func:`get_data_home`); mels go to ``audio_mels/<recipe key>``.
     cache : bool, default=True
