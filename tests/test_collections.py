@@ -455,6 +455,62 @@ def test_any_layout_gives_a_bunch_or_a_clear_error(tree, on_error):
         assert all(isinstance(p, str) and reason for p, reason in data.failures)
 
 
+_COLLECTION_NAMES = st.sampled_from(["genres", "genres_original", "blues", "rock", "Data",
+                                     "BallroomData", "Waltz", "Rumba-Misc", "a b", ".hidden"])
+_COLLECTION_LEAVES = st.sampled_from(["blues.00000.au", "tone.rock.00010.wav", "rock.00001.au",
+                                      "tone-Albums-X-01.wav", "bad.wav", "a.txt", ".DS_Store",
+                                      "._blues.00000.au"])
+# near-miss layouts (the real top folders, some genre or style folders) or any nesting
+_COLLECTION_TREES = st.one_of(
+    st.dictionaries(st.sampled_from(["genres", "genres_original", "BallroomData", "a b"]),
+                    st.dictionaries(_COLLECTION_NAMES, st.lists(_COLLECTION_LEAVES, min_size=1,
+                                                                max_size=3),
+                                    min_size=1, max_size=3), min_size=1, max_size=2),
+    st.recursive(st.lists(_COLLECTION_LEAVES, max_size=3),
+                 lambda sub: st.dictionaries(_COLLECTION_NAMES, sub, max_size=3), max_leaves=10))
+
+
+def _build_collection(folder: Path, tree, tone_bytes):
+    if isinstance(tree, list):
+        for leaf in tree:  # "tone." and "tone-" prefixes mark decodable files
+            name = leaf.removeprefix("tone.").removeprefix("tone-")
+            good = leaf.startswith("tone") or leaf == "blues.00000.au"
+            (folder / name).write_bytes(tone_bytes if good else b"garbage " * 4)
+        return
+    for name, sub in tree.items():
+        (folder / name).mkdir(exist_ok=True)
+        _build_collection(folder / name, sub, tone_bytes)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=_COLLECTION_TREES, loader=st.sampled_from(["gtzan", "gtzan-filtered", "ballroom"]),
+       on_error=st.sampled_from(["raise", "skip"]))
+def test_collection_layouts_give_a_bunch_or_a_clear_error(tree, loader, on_error):
+    count_case(f"load_{loader.split('-')[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _write(tmp / "tone.wav", seconds=0.2)
+        root = tmp / "root"
+        root.mkdir()
+        _build_collection(root, tree, (tmp / "tone.wav").read_bytes())
+        options = {"on_error": on_error, "data_home": tmp / "cache"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                if loader == "ballroom":
+                    data = load_ballroom(root, **options)
+                else:
+                    data = load_gtzan(root, split="fault-filtered" if "filtered" in loader
+                                      else None, **options)
+        except (DataFileError, ValueError) as exc:
+            assert str(exc)
+            return
+        _check_bunch(data)
+        assert len(data.data) >= 1
+        if loader != "ballroom":
+            assert len(data.split) == len(data.data)
+
+
 needs_real = pytest.mark.skipif(not (REAL / "manifest.csv").is_file(),
                                 reason=f"real-sample folder absent ({REAL})")
 
