@@ -1,8 +1,9 @@
 """Command line, thin over the library: ``python -m sklearn_genre COMMAND``.
 
-Commands: ``demo``, ``predict MODEL FILE...``, ``train --tsv T --mel-dir D --out MODEL``,
-``evaluate MODEL --tsv T --mel-dir D``. A file that cannot be read gets one line naming it
-on standard error; the other files are still processed and the exit code is 1.
+Commands: ``demo``, ``predict MODEL FILE...``, ``train (--tsv T --mel-dir D | --audio-dir D
+| --gtzan D) --out MODEL``, ``evaluate MODEL (--tsv T --mel-dir D | --gtzan D)``. A file that
+cannot be read gets one line naming it on standard error; the other files are still
+processed and the exit code is 1. Progress and summaries go to standard error.
 """
 
 from __future__ import annotations
@@ -106,20 +107,57 @@ def _predict(args) -> int:
     return 1 if n_failed else 0
 
 
+def _data_source(args, parser_error, *, audio_dir: bool) -> str:
+    """Which data the command reads; a usage error unless exactly one source is given."""
+    sources = {"mtg": args.tsv is not None or args.mel_dir is not None,
+               "gtzan": args.gtzan is not None,
+               "audio": audio_dir and args.audio_dir is not None}
+    chosen = [name for name, given in sources.items() if given]
+    options = "--tsv with --mel-dir, " + ("--audio-dir, " if audio_dir else "") + "or --gtzan"
+    if len(chosen) != 1:
+        parser_error(f"give exactly one data source: {options}")
+    if chosen == ["mtg"] and (args.tsv is None or args.mel_dir is None):
+        parser_error("--tsv and --mel-dir go together")
+    return chosen[0]
+
+
+def _audio_options(args) -> dict:
+    return {"n_jobs": args.n_jobs, "data_home": args.data_home, "verbose": True}
+
+
+def _load_gtzan_part(args, parts):
+    """The clips of the fault-filtered GTZAN split in ``parts``, as (X, y, DESCR)."""
+    from .datasets import load_gtzan
+
+    data = load_gtzan(args.gtzan, split="fault-filtered", **_audio_options(args))
+    keep = np.flatnonzero(np.isin(data.split.astype(str), parts))
+    descr = (f"{data.DESCR}\nUsing the {' and '.join(parts)} part{'s' * (len(parts) > 1)}: "
+             f"{len(keep)} tracks.")
+    return [data.data[i] for i in keep], data.target[keep], descr
+
+
 def _train(args) -> int:
-    from .datasets import load_mtg_jamendo
+    from .datasets import load_audio_folder, load_mtg_jamendo
     from .pipeline import make_genre_pipeline
 
-    data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
-                            classes=args.classes, n_per_class=args.n_per_class,
-                            on_missing=args.on_missing, random_state=args.random_state)
-    print(data.DESCR, file=sys.stderr)
+    source = _data_source(args, args.parser_error, audio_dir=True)
+    if source == "audio":
+        data = load_audio_folder(args.audio_dir, on_error=args.on_error, **_audio_options(args))
+        X, y, descr = data.data, data.target, data.DESCR
+    elif source == "gtzan":  # train and validation parts: the test part stays unseen
+        X, y, descr = _load_gtzan_part(args, ["train", "validation"])
+    else:
+        data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
+                                classes=args.classes, n_per_class=args.n_per_class,
+                                on_missing=args.on_missing, random_state=args.random_state)
+        X, y, descr = data.data, data.target, data.DESCR
+    print(descr, file=sys.stderr)
     params = {"clf__random_state": args.random_state, "clf__verbose": int(args.verbose)}
     if args.max_epochs is not None:
         params["clf__max_epochs"] = args.max_epochs
-    model = make_genre_pipeline(**params).fit(data.data, data.target)
+    model = make_genre_pipeline(**params).fit(X, y)
     _save_model(model, args.out)
-    print(f"saved {args.out} ({len(data.target)} tracks, classes {list(model.classes_)})",
+    print(f"saved {args.out} ({len(y)} tracks, classes {list(model.classes_)})",
           file=sys.stderr)
     return 0
 
@@ -129,11 +167,17 @@ def _evaluate(args) -> int:
 
     from .datasets import load_mtg_jamendo
 
+    source = _data_source(args, args.parser_error, audio_dir=False)
     model = _load_model(args.model)
-    data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
-                            classes=list(model.classes_), on_missing=args.on_missing)
-    y_pred = model.predict(data.data)
-    print(classification_report(data.target, y_pred, digits=3, zero_division=0))
+    if source == "gtzan":  # the fault-filtered, artist-disjoint test part
+        X, y, descr = _load_gtzan_part(args, ["test"])
+        print(descr, file=sys.stderr)
+    else:
+        data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
+                                classes=list(model.classes_), on_missing=args.on_missing)
+        X, y = data.data, data.target
+    y_pred = model.predict(X)
+    print(classification_report(y, y_pred, digits=3, zero_division=0))
     return 0
 
 
@@ -145,13 +189,25 @@ def _demo(args) -> int:
     return 0
 
 
-def _add_data_args(parser):
-    parser.add_argument("--tsv", required=True, help="MTG-Jamendo metadata TSV")
-    parser.add_argument("--mel-dir", required=True, help="root of the .npy mel dump")
+def _add_data_args(parser, *, audio_dir: bool):
+    parser.add_argument("--tsv", help="MTG-Jamendo metadata TSV (with --mel-dir)")
+    parser.add_argument("--mel-dir", help="root of the .npy mel dump (with --tsv)")
     parser.add_argument("--category", default="genre",
                         choices=["genre", "mood/theme", "instrument", "all"])
     parser.add_argument("--on-missing", default="raise", choices=["raise", "skip"],
                         help="missing or corrupt .npy files: error or skip with a warning")
+    if audio_dir:
+        parser.add_argument("--audio-dir", help="audio files, one sub-folder per class")
+        parser.add_argument("--on-error", default="raise", choices=["raise", "skip"],
+                            help="audio files that cannot be decoded: error, or skip them "
+                                 "with a warning")
+    parser.add_argument("--gtzan", help="a GTZAN copy (genres/ or genres_original/): the "
+                        "fault-filtered split's " + ("train and validation parts" if audio_dir
+                                                     else "test part"))
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="audio files decoded in parallel (-1: all cores)")
+    parser.add_argument("--data-home", default=None, help="mel cache folder")
+    parser.set_defaults(parser_error=parser.error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(func=_predict)
 
-    train = sub.add_parser("train", help="fit the default pipeline on an MTG-layout dump")
-    _add_data_args(train)
+    train = sub.add_parser("train", help="fit the default pipeline on an MTG-layout dump, a "
+                           "class-per-folder audio collection or GTZAN")
+    _add_data_args(train, audio_dir=True)
     train.add_argument("--out", required=True,
                        help="where to save the model: *.sgm (safe format) or *.joblib")
     train.add_argument("--classes", type=int, default=None, help="keep the k most frequent")
@@ -191,9 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="print a row per epoch")
     train.set_defaults(func=_train)
 
-    evaluate = sub.add_parser("evaluate", help="classification report on an MTG-layout dump")
+    evaluate = sub.add_parser("evaluate", help="classification report on an MTG-layout dump "
+                              "or GTZAN's fault-filtered test part")
     evaluate.add_argument("model")
-    _add_data_args(evaluate)
+    _add_data_args(evaluate, audio_dir=False)
     evaluate.set_defaults(func=_evaluate)
     return parser
 

@@ -103,3 +103,22 @@ def test_profile_out_of_core_steps_quick(tmp_path):
         assert run["epoch_s"] > 0 and run["inside_steps_s"] > 0
         # the epoch is the steps plus the waits between them (and the skorch bookkeeping)
         assert run["inside_steps_s"] + run["between_steps_s"] <= run["epoch_s"] + 1e-3
+
+
+def test_bench_collections_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("soundfile")
+    pytest.importorskip("psutil")
+    out = tmp_path / "collections.json"
+    results = _run("bench_collections", "--quick", "--n-jobs", "1", "--out", str(out))
+    loading = results["loading"]["generated_12x2s"]
+    for phase in ("cold", "cached", "cached_lazy"):
+        assert loading[f"{phase}_seconds"] > 0 and loading[f"{phase}_peak_rss_mb"] > 0
+    rows = results["models"]["quick"]
+    assert {"default", "band_stats_logreg"} <= {row["model"] for row in rows}
+    for row in rows:
+        assert 0 <= row["macro_f1"] <= 1 and row["n_train"] + row["n_test"] == 12
+        assert "fold" in row["split"]  # grouped folds, never a random split
+    _run("bench_collections", "--quick", "--n-jobs", "1", "--out", str(out))
+    assert set(json.loads(out.read_text())) == {"loading", "models", "machine"}  # one file

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -113,3 +114,47 @@ def test_module_entry_point(model_path, audio_files):
                              str(model_path), str(good)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(good))
+
+
+def test_train_audio_dir_then_evaluate_gtzan_test_part(tmp_path):
+    from .test_collections import GTZAN_CLIPS, _gtzan
+
+    root = _gtzan(tmp_path / "gtzan", "genres_original", "wav")  # class folders, GTZAN names
+    model = tmp_path / "genre.sgm"
+    env = {**os.environ, "SKLEARN_GENRE_DATA": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "sklearn_genre"]
+    trained = subprocess.run(command + ["train", "--audio-dir", str(root / "genres_original"),
+                                        "--out", str(model), "--max-epochs", "1"],
+                             capture_output=True, text=True, env=env)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "audio folder genres_original" in trained.stderr  # progress, then the summary
+    assert f"{len(GTZAN_CLIPS)} tracks in 2 classes" in trained.stderr
+    scored = subprocess.run(command + ["evaluate", str(model), "--gtzan", str(root)],
+                            capture_output=True, text=True, env=env)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert "fault-filtered split" in scored.stderr and "the test part: 2 tracks" in scored.stderr
+    report = scored.stdout
+    assert "blues" in report and "classical" in report and "macro avg" in report
+    n_test = sum(part == "test" for part in GTZAN_CLIPS.values())
+    assert report.split("macro avg")[1].split()[-1] == str(n_test)  # support: the test part
+
+
+def test_train_gtzan_and_data_source_errors(tmp_path, capsys):
+    from .test_collections import _gtzan
+
+    root = _gtzan(tmp_path / "gtzan")
+    out = tmp_path / "genre.joblib"
+    with pytest.warns(UserWarning, match="922 missing"):  # a partial copy: 8 of the clips
+        code = main(["train", "--gtzan", str(root), "--out", str(out), "--max-epochs", "1",
+                     "--data-home", str(tmp_path / "cache")])
+    assert code == 0 and out.is_file()
+    assert "Using the train and validation parts: 6 tracks" in capsys.readouterr().err
+    for argv, message in [
+            (["train", "--audio-dir", str(root), "--tsv", "t.tsv", "--out", "m"], "exactly one"),
+            (["train", "--out", "m"], "exactly one data source"),
+            (["evaluate", str(out), "--tsv", "t.tsv"], "--tsv and --mel-dir go together")]:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    assert main(["train", "--audio-dir", str(tmp_path / "none"), "--out", "m"]) == 2
+    assert "does not exist; expected one sub-folder per class" in capsys.readouterr().err

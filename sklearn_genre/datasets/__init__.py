@@ -1,11 +1,16 @@
-"""Data sets: the rendered score corpus and the MTG-Jamendo loader.
+"""Data sets: the rendered score corpus, MTG-Jamendo mel dumps, and audio collections you
+hold (any class-per-folder collection, GTZAN, FMA, Ballroom).
 
 Loaders return :class:`sklearn.utils.Bunch` objects like ``sklearn.datasets.fetch_*``
 and never download anything.
 """
 
+from ._audio_folder import AUDIO_EXTENSIONS, load_audio_folder, official_splits
+from ._ballroom import load_ballroom
 from ._base import get_data_home
 from ._corpus import INSTRUMENT_POOL, render_score_corpus, score_catalogue
+from ._fma import load_fma, read_fma_tracks
+from ._gtzan import load_gtzan
 from ._mtg import (
     LazyMelList,
     load_mtg_jamendo,
@@ -16,11 +21,18 @@ from ._mtg import (
 from ._time_major import to_time_major
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "INSTRUMENT_POOL",
     "LazyMelList",
     "get_data_home",
+    "load_audio_folder",
+    "load_ballroom",
+    "load_fma",
+    "load_gtzan",
     "load_mtg_jamendo",
     "load_mtg_jamendo_splits",
+    "official_splits",
+    "read_fma_tracks",
     "read_mtg_tsv",
     "render_score_corpus",
     "score_catalogue",
