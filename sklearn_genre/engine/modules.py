@@ -21,9 +21,37 @@ from torch import nn
 from .layers import Conv1d, Dropout, MaxPoolReLU, stacked_lstm
 from .pooling import check_window_pooling, pool_windows
 
-__all__ = ["CRNN", "NORMS", "RNNS", "ShortChunkCRNN", "TIME_POOLINGS", "as_windows"]
+__all__ = ["CRNN", "NORMS", "RNNS", "ShortChunkCRNN", "TIME_POOLINGS", "WindowNetwork",
+           "as_windows", "pool_time"]
 
 TIME_POOLINGS = ("last", "mean", "attention")
+
+
+def pool_time(sequence: torch.Tensor, how: str, attention=None) -> torch.Tensor:
+    """One vector per window from a sequence ``(N, time, features)``: its mean, maximum,
+    last step, or attention-weighted sum (``attention``: a ``Linear(features, 1)``)."""
+    if how == "mean":
+        return sequence.mean(dim=1)
+    if how == "max":
+        return sequence.amax(dim=1)
+    if how == "last":
+        return sequence[:, -1]
+    weights = torch.softmax(attention(sequence), dim=1)
+    return (weights * sequence).sum(dim=1)
+
+
+class WindowNetwork(nn.Module):
+    """Base of the networks: ``window_logits`` per window, ``forward`` pooled per track.
+
+    Subclasses set ``n_mels`` and ``window_pooling`` and implement ``window_logits(X)``,
+    ``X [shape=(batch, n_windows, n_mels, window_frames)]`` to ``(batch, n_windows,
+    n_outputs)``.
+    """
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Return one vector of logits per track, shape ``(batch, n_outputs)``."""
+        X = as_windows(X, self.n_mels, type(self).__name__)
+        return pool_windows(self.window_logits(X), self.window_pooling)
 
 
 def as_windows(X: torch.Tensor, n_mels: int, name: str) -> torch.Tensor:
@@ -39,7 +67,7 @@ def as_windows(X: torch.Tensor, n_mels: int, name: str) -> torch.Tensor:
     return X
 
 
-class CRNN(nn.Module):
+class CRNN(WindowNetwork):
     """CNN-RNN scoring windows of a mel-spectrogram and pooling them per track.
 
     Per window: two 1-D convolutions over time with the mel bands as input channels
@@ -157,19 +185,8 @@ class CRNN(nn.Module):
         features = self.conv(X.reshape(batch * n_windows, n_mels, n_frames).float())
         # (N, channels, time) -> (N, time, channels): the LSTM runs over time, per window.
         sequence = self._run_lstm(features.transpose(1, 2))
-        if self.time_pooling == "last":
-            pooled = sequence[:, -1]
-        elif self.time_pooling == "mean":
-            pooled = sequence.mean(dim=1)
-        else:
-            weights = torch.softmax(self.attention(sequence), dim=1)
-            pooled = (weights * sequence).sum(dim=1)
+        pooled = pool_time(sequence, self.time_pooling, self.attention)
         return self.head(pooled).reshape(batch, n_windows, -1)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """Return one vector of logits per track, shape ``(batch, n_classes)``."""
-        X = as_windows(X, self.n_mels, type(self).__name__)
-        return pool_windows(self.window_logits(X), self.window_pooling)
 
 
 NORMS = ("batch", None)
@@ -183,7 +200,7 @@ def _pooled_size(size: int, pool: int) -> tuple[int, int]:
     return (pool, size // pool) if size >= pool else (1, size)
 
 
-class ShortChunkCRNN(nn.Module):
+class ShortChunkCRNN(WindowNetwork):
     """2-D CNN over (mel, time) with batch norm, a recurrent layer over time, pooled head.
 
     Per window ``(n_mels, window_frames)``: an optional learned input normalization,
@@ -320,39 +337,16 @@ class ShortChunkCRNN(nn.Module):
                 x = nn.functional.max_pool2d(x, (kernel_f, kernel_t))
         return x.amax(dim=2).transpose(1, 2)
 
-    def _pool_time(self, sequence: torch.Tensor) -> torch.Tensor:
-        if self.time_pooling == "mean":
-            return sequence.mean(dim=1)
-        if self.time_pooling == "max":
-            return sequence.amax(dim=1)
-        if self.time_pooling == "last":
-            return sequence[:, -1]
-        weights = torch.softmax(self.attention(sequence), dim=1)
-        return (weights * sequence).sum(dim=1)
-
     def window_logits(self, X: torch.Tensor) -> torch.Tensor:
-        """Return logits per window.
-
-        Parameters
-        ----------
-        X : torch.Tensor [shape=(batch, n_windows, n_mels, window_frames)]
-
-        Returns
-        -------
-        logits : torch.Tensor [shape=(batch, n_windows, n_classes)]
-        """
+        """Return logits ``(batch, n_windows, n_classes)`` of windows ``(batch, n_windows,
+        n_mels, window_frames)``."""
         batch, n_windows, n_mels, n_frames = X.shape
         x = X.reshape(batch * n_windows, n_mels, n_frames).float()
         sequence = self._features(x)
         if self.rnn is not None:
             sequence = self.rnn(sequence)[0]
-        pooled = self._pool_time(sequence)
+        pooled = pool_time(sequence, self.time_pooling, self.attention)
         if self.stats is not None:
             pooled = torch.cat([pooled, self.stats(torch.cat(
                 [x.mean(dim=2), x.std(dim=2, unbiased=False)], dim=1))], dim=1)
         return self.head(self.dropout(pooled)).reshape(batch, n_windows, -1)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """Return one vector of logits per track, shape ``(batch, n_classes)``."""
-        X = as_windows(X, self.n_mels, type(self).__name__)
-        return pool_windows(self.window_logits(X), self.window_pooling)
