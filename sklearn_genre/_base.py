@@ -28,6 +28,7 @@ from torch.utils.data import Subset
 
 from ._callbacks import OneCycle, TrainingCheckpoint
 from ._data import iterator_for
+from ._progress import progress
 from ._validation import check_windows, n_mels_of
 from .engine import (
     Augment,
@@ -405,15 +406,29 @@ class CRNNBase(NeuralNet):
             return X
         return check_windows(X, n_mels=self.n_mels_, estimator_name=type(self).__name__)
 
+    #: Fewest prediction batches for which a truthy ``verbose`` shows a progress bar.
+    _progress_min_batches = 2
+
+    def _prediction_progress(self, X, batch_size=None):
+        """A progress bar over the tracks of a prediction (a no-op unless ``verbose`` and
+        at least ``_progress_min_batches`` batches; never for skorch's own scoring)."""
+        size = batch_size or getattr(self, "iterator_valid__batch_size", None) \
+            or self.batch_size
+        long = not is_dataset(X) and -(-len(X) // max(int(size), 1)) >= \
+            self._progress_min_batches
+        return progress(total=len(X), desc=f"{type(self).__name__} predicting", unit="track",
+                        verbose=self.verbose if long else 0, leave=False)
+
     def _scores(self, X) -> np.ndarray:
         """Pooled scores ``(n_tracks, n_outputs)`` (softmax or sigmoid of track logits)."""
         X = self._check_predict_input(X)
         batches = []
-        with self._cpu_settings():
+        with self._cpu_settings(), self._prediction_progress(X) as bar:
             for logits in self.forward_iter(X, training=False):
                 logits = self._pooled(logits.detach())
                 batches.append(window_scores(logits.float().unsqueeze(1),
                                              output=self.output)[:, 0].cpu().numpy())
+                bar.update(len(logits))
         scores = np.concatenate(batches).astype(np.float64)
         if not np.isfinite(scores).all():
             bad = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
@@ -442,7 +457,8 @@ class CRNNBase(NeuralNet):
         self.module_.eval()
         batches = []
         size = getattr(self, "iterator_valid__batch_size", None) or self.batch_size
-        with torch.no_grad(), self._cpu_settings(), self._autocast():
+        with torch.no_grad(), self._cpu_settings(), self._autocast(), \
+                self._prediction_progress(X, size) as bar:
             for start in range(0, len(X), size):
                 batch = X[start:start + size]
                 if not isinstance(batch, np.ndarray):  # LazyWindows: read the tracks now
@@ -450,6 +466,7 @@ class CRNNBase(NeuralNet):
                 batch = torch.as_tensor(batch).to(self.device)
                 logits = self.module_.window_logits(batch)
                 batches.append(window_scores(logits.float(), output=self.output).cpu().numpy())
+                bar.update(len(batch))
         return np.concatenate(batches).astype(np.float64)
 
     def __sklearn_tags__(self):

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._jobs import own_workers
+from ._progress import progress
 from .exceptions import DataFileError
 
 __all__ = [
@@ -194,6 +195,10 @@ class MelSpectrogram(TransformerMixin, BaseEstimator):
     ----------
     n_jobs : int or None, default=None
         Files processed in parallel (joblib); -1 uses all cores.
+    verbose : bool, int or None, default=0
+        A progress bar on standard error while transforming several items: 0 never,
+        truthy always, None when standard error is a terminal and there are more than
+        20 items.
 
     Notes
     -----
@@ -212,8 +217,9 @@ class MelSpectrogram(TransformerMixin, BaseEstimator):
     [(96, 142)]
     """
 
-    def __init__(self, *, n_jobs=None):
+    def __init__(self, *, n_jobs=None, verbose=0):
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def fit(self, X=None, y=None):
         """Do nothing (stateless); return self."""
@@ -238,11 +244,14 @@ class MelSpectrogram(TransformerMixin, BaseEstimator):
         items = list(X)
         if not items:
             raise ValueError("X contains no audio files.")
+        bar = {"total": len(items), "desc": "mel-spectrograms", "unit": "file",
+               "verbose": self.verbose if len(items) > 1 else 0}
         if self.n_jobs in (None, 1) or len(items) == 1:
-            return [load_audio_mel(item) for item in items]
+            return [load_audio_mel(item) for item in progress(items, **bar)]
         with own_workers(self.n_jobs):  # the next parallel fits get fresh workers
-            return Parallel(n_jobs=self.n_jobs)(delayed(load_audio_mel)(item)
-                                                for item in items)
+            outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(load_audio_mel)(item) for item in items)
+            return list(progress(outputs, **bar))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

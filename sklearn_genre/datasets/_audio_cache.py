@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._jobs import own_workers
+from .._progress import progress
 from ..audio import (
     F_MAX,
     FRAME_RATE,
@@ -117,11 +117,8 @@ def _compute(path: str, entry_path: str | None, mel, lazy: bool):
 
 
 def _progress(total: int, verbose, desc: str):
-    from tqdm import tqdm
-
-    show = verbose if verbose is not None else (total > _PROGRESS_MIN_FILES
-                                                and sys.stderr.isatty())
-    return tqdm(total=total, desc=desc, unit="file", file=sys.stderr, disable=not show)
+    return progress(total=total, desc=desc, unit="file", verbose=verbose,
+                    min_total=_PROGRESS_MIN_FILES)
 
 
 def extract_mels(paths, *, mel=None, on_error="raise", min_seconds=None, n_jobs=None,

@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
 from .._jobs import own_workers
+from .._progress import progress, shows_progress
 from ..audio import FRAME_RATE, HOP_LENGTH, N_MELS, SAMPLE_RATE, mel_spectrogram
 from ..exceptions import DataFileError
 from ._base import atomic_save_npy, get_data_home
@@ -421,8 +422,9 @@ def render_score_corpus(
         Parallel rendering processes (joblib); None is 1, -1 is all cores.
     random_state : int, default=0
         Seeds the choice of pieces, instruments, tempi, start points and dynamics.
-    verbose : bool, default=True
-        Print progress while rendering.
+    verbose : bool or None, default=True
+        Print what is rendered and show a progress bar on standard error (None: only
+        on a terminal); False is silent.
 
     Returns
     -------
@@ -476,7 +478,8 @@ def render_score_corpus(
     spare = {label: rows[n_per_class % len(rows):] + rows[:n_per_class % len(rows)]
              for label, (_, rows) in plans.items()}
     failed_pieces: set[str] = set()
-    log = print if verbose else (lambda *a, **k: None)
+    log = print if verbose or (verbose is None and shows_progress(None)) else \
+        (lambda *a, **k: None)
     log(f"score corpus: {len(todo)} clips of {clip_seconds:g} s, {len(classes)} classes, "
         f"cache {cache_dir}", file=sys.stderr)
     while todo:
@@ -485,7 +488,9 @@ def render_score_corpus(
             outputs = parallel(delayed(_cached_clip)(plan, cache_dir, versions)
                                for plan in todo)
         retry = []
-        for done, (plan, (mel, error, corrupt)) in enumerate(zip(todo, outputs), 1):
+        rendered = progress(zip(todo, outputs), total=len(todo), desc="score corpus",
+                            unit="clip", verbose=verbose)
+        for plan, (mel, error, corrupt) in rendered:
             n_corrupt += corrupt
             if mel is not None:
                 results[plan] = mel
@@ -502,9 +507,8 @@ def render_score_corpus(
                 spare[plan.label].append(spare[plan.label].pop(spare[plan.label].index(row)))
                 retry.append(ClipPlan(**{**asdict(plan), "piece_id": row.piece_id,
                                          "location": row.location}))
-            if verbose and (done % 50 == 0 or done == len(todo)):
-                log(f"  {done}/{len(todo)} clips ({time.perf_counter() - started:.0f} s)",
-                    file=sys.stderr)
+        log(f"  {len(todo) - len(retry)} clips ready ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr)
         todo = retry
     if failures:
         warnings.warn(
