@@ -8,6 +8,7 @@ from ._validation import check_spectrograms, check_windows
 from .audio import MelSpectrogram
 from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
+from .export import export_onnx
 from .features import MelStatistics
 from .persistence import UnsafeModelError, load, save
 from .pipeline import (
@@ -36,6 +37,7 @@ __all__ = [
     "UnsafeModelError",
     "check_spectrograms",
     "check_windows",
+    "export_onnx",
     "genre_timeline",
     "load",
     "make_baseline_pipeline",
