@@ -17,6 +17,7 @@ from .pipeline import (
     make_genre_pipeline,
     make_tagging_pipeline,
 )
+from .report import report
 from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
 from .transformers import LazyWindows, MelNormalizer, MelTrimmer, MelWindower
@@ -44,6 +45,7 @@ __all__ = [
     "make_genre_pipeline",
     "make_genre_ensemble",
     "make_tagging_pipeline",
+    "report",
     "save",
     "tag_metrics",
     "__version__",
