@@ -6,6 +6,7 @@ Transformers trim, normalize and window mel-spectrograms (one row per track), an
 
 from ._validation import check_spectrograms, check_windows
 from .audio import MelSpectrogram
+from .card import data_summary, model_card, read_card, render_card
 from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .export import export_onnx
@@ -38,6 +39,7 @@ __all__ = [
     "UnsafeModelError",
     "check_spectrograms",
     "check_windows",
+    "data_summary",
     "export_onnx",
     "genre_timeline",
     "load",
@@ -45,6 +47,9 @@ __all__ = [
     "make_genre_pipeline",
     "make_genre_ensemble",
     "make_tagging_pipeline",
+    "model_card",
+    "read_card",
+    "render_card",
     "report",
     "save",
     "tag_metrics",

@@ -5,6 +5,8 @@ program from a stranger. :func:`save` writes a zip archive instead: ``model.json
 the estimator (class names, parameters, fitted attributes) and ``arrays/*.npy`` hold the
 numbers (network weights, normalization statistics), read back with ``allow_pickle=False``.
 :func:`load` rebuilds only classes from an explicit allowlist and refuses anything else.
+The model card (:mod:`sklearn_genre.card`), when saved, is two more members, ``card.json``
+and ``README.md``, that :func:`load` does not need.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ def _versions() -> dict:
     return out
 
 
-def save(model, path) -> Path:
+def save(model, path, *, card=True) -> Path:
     """Save a fitted pipeline or estimator in the safe format (a zip archive).
 
     Parameters
@@ -199,6 +201,13 @@ def save(model, path) -> Path:
         ``LogisticRegression`` (see :data:`TRUSTED_TYPES`).
     path : str or path-like
         Destination, conventionally ``*.sgm``; written atomically.
+    card : bool or dict, default=True
+        The model card saved in the archive (``card.json`` and ``README.md``, see
+        :mod:`sklearn_genre.card`; ``python -m sklearn_genre info`` prints it): True
+        records what the model knows of itself (classes, parameters, training curves);
+        a dict adds facts, ``{"data": data_summary(y, groups=groups, collection=...),
+        "scores": {...}, "command": "...", "title": ..., "notes": ...}``; False saves
+        none.
 
     Returns
     -------
@@ -216,6 +225,9 @@ def save(model, path) -> Path:
     >>> sklearn_genre.save(fitted_pipeline, "genre.sgm")        # doctest: +SKIP
     >>> model = sklearn_genre.load("genre.sgm")                 # doctest: +SKIP
     """
+    from .card import card_from_facts, write_card
+
+    card = card_from_facts(model, card)  # a wrong card fails before anything is written
     writer = _Writer()
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **_versions(),
                 "model": writer.estimator(model, "model")}
@@ -227,6 +239,8 @@ def save(model, path) -> Path:
                 buffer = io.BytesIO()
                 np.save(buffer, array, allow_pickle=False)
                 archive.writestr(key, buffer.getvalue())
+            if card is not None:
+                write_card(archive, card)
     return path
 
 
