@@ -1,9 +1,10 @@
 """Command line, thin over the library: ``python -m sklearn_genre COMMAND``.
 
-Commands: ``demo``, ``predict MODEL FILE...``, ``train (--tsv T --mel-dir D | --audio-dir D
-| --gtzan D) --out MODEL``, ``evaluate MODEL (--tsv T --mel-dir D | --gtzan D)``. A file that
-cannot be read gets one line naming it on standard error; the other files are still
-processed and the exit code is 1. Progress and summaries go to standard error.
+Commands: ``demo``, ``predict MODEL (FILE | DIR)... [--format text|csv|json]``, ``train
+(--tsv T --mel-dir D | --audio-dir D | --gtzan D) --out MODEL``, ``evaluate MODEL (--tsv T
+--mel-dir D | --audio-dir D | --gtzan D) [--report PAGE]``, ``info MODEL`` (the model card).
+A file that cannot be read gets one line naming it on standard error; the other files are
+still processed and the exit code is 1. Progress and summaries go to standard error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ __all__ = ["main", "build_parser"]
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {message}", file=sys.stderr)  # on a line of its own, under any bar
 
 
 def _load_model(path):
@@ -38,73 +41,117 @@ def _load_model(path):
     return joblib.load(path)
 
 
-def _save_model(model, path) -> None:
-    """Save atomically: the safe format for ``*.sgm``, joblib otherwise."""
+def _save_model(model, path, card=True) -> None:
+    """Save atomically: the safe format for ``*.sgm`` (with its model card), joblib
+    otherwise."""
     import joblib
 
     from .datasets._base import atomic_write
     from .persistence import save
 
     if str(path).endswith(".sgm"):
-        save(model, path)
+        save(model, path, card=card)
         return
     with atomic_write(path) as handle:  # a crash never leaves a half-written model
         joblib.dump(model, handle)
-
-
-def _read_mel(path: str):
-    """A mel-spectrogram from an audio file, or from a .npy mel in the dataset's format."""
-    from .audio import load_audio_mel
-    from .datasets._mtg import load_mel
-
-    if path.endswith(".npy"):
-        return np.asarray(load_mel(path, mmap=False, n_mels=None))
-    return load_audio_mel(path)
 
 
 def _format_time(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def _predict(args) -> int:
-    from .exceptions import DataFileError, SpectrogramError
-    from .timeline import genre_timeline
+def _text_lines(result) -> list[str]:
+    top = ", ".join(f"{t['label']} {t['probability']:.2f}" for t in result.top)
+    return [f"{result.file}: {top}"] + [
+        f"  {_format_time(seg['start'])}-{_format_time(seg['end'])}  {seg['label']} "
+        f"{seg['probability']:.2f}" for seg in result.segments or []]
 
+
+def _csv_rows(result, top_k: int, segments: bool) -> list[list]:
+    if segments:
+        return [[result.file, seg["start"], seg["end"], seg["label"], seg["probability"]]
+                for seg in result.segments]
+    row = [result.file, result.duration_seconds]
+    for rank in range(top_k):
+        row += ([result.top[rank]["label"], result.top[rank]["probability"]]
+                if rank < len(result.top) else ["", ""])
+    return [row]
+
+
+def _csv_header(top_k: int, segments: bool) -> list[str]:
+    if segments:
+        return ["file", "start", "end", "label", "probability"]
+    return ["file", "duration_seconds"] + [f"{name}_{rank}" for rank in range(1, top_k + 1)
+                                           for name in ("label", "probability")]
+
+
+def _predict(args) -> int:
+    import contextlib
+    import csv
+
+    from ._folder import find_files, predict_files
+
+    output_format = args.format or ("json" if args.json else "text")
+    if args.json and output_format != "json":
+        args.parser_error(f"--json asks for JSON output but --format is {args.format!r}")
+    if args.batch_size < 1:
+        args.parser_error(f"--batch-size must be at least 1, got {args.batch_size}")
     model = _load_model(args.model)
-    classes = np.asarray(model.classes_)
-    k = max(1, min(args.top_k, len(classes)))
+    paths = find_files(args.files)
+    if not paths:
+        _error(f"no audio or .npy files in {', '.join(args.files)}")
+        return 1
+    top_k = max(1, min(args.top_k, len(np.asarray(model.classes_))))
     results, n_failed = [], 0
-    for path in args.files:
-        try:
-            mel = _read_mel(path)
-            proba = model.predict_proba([mel])[0]
-            timeline = genre_timeline(model, [mel])[0] if args.segments else None
-        except (DataFileError, SpectrogramError, OSError) as exc:
-            _error(f"{path}: {exc}" if path not in str(exc) else str(exc))
-            n_failed += 1
-            continue
-        order = np.argsort(proba)[::-1][:k]
-        result = {"file": path, "duration_seconds": round(mel.shape[1] / 46.875, 2),
-                  "top": [{"label": str(classes[i]), "probability": round(float(proba[i]), 4)}
-                          for i in order]}
-        if timeline is not None:
-            labels = timeline.columns[2:]
-            values = timeline[labels].to_numpy()
-            result["segments"] = [
-                {"start": round(float(row.start), 2), "end": round(float(row.end), 2),
-                 "label": str(labels[int(np.argmax(v))]),
-                 "probability": round(float(np.max(v)), 4)}
-                for row, v in zip(timeline.itertuples(), values)]
-        results.append(result)
-        if not args.json:
-            top = ", ".join(f"{t['label']} {t['probability']:.2f}" for t in result["top"])
-            print(f"{path}: {top}")
-            for seg in result.get("segments", []):
-                print(f"  {_format_time(seg['start'])}-{_format_time(seg['end'])}  "
-                      f"{seg['label']} {seg['probability']:.2f}")
-    if args.json:
-        print(json.dumps(results, indent=2))
+    with contextlib.ExitStack() as stack:
+        out = (stack.enter_context(open(args.output, "w", newline="", encoding="utf-8"))
+               if args.output else sys.stdout)
+        writer = csv.writer(out) if output_format == "csv" else None
+        if writer is not None:
+            writer.writerow(_csv_header(top_k, args.segments))
+        for result in predict_files(model, paths, top_k=top_k, segments=args.segments,
+                                    batch_size=args.batch_size, n_jobs=args.n_jobs,
+                                    verbose=args.progress):
+            if result.error is not None:
+                _error(result.error)
+                n_failed += 1
+            elif output_format == "json":
+                results.append(result.as_dict())
+            elif writer is not None:
+                writer.writerows(_csv_rows(result, top_k, args.segments))
+            else:
+                print("\n".join(_text_lines(result)), file=out)
+            out.flush()
+        if output_format == "json":
+            print(json.dumps(results, indent=2), file=out)
     return 1 if n_failed else 0
+
+
+def _info(args) -> int:
+    import zipfile
+
+    from .card import model_card, read_card, render_card
+    from .persistence import load
+
+    path = Path(args.model)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        _error(f"{path}: no model card available: joblib and pickle files carry none; save "
+               "the model with sklearn_genre.save (*.sgm) to get one")
+        return 1
+    card = read_card(path)
+    if card is None:  # saved before cards existed: what the model itself knows
+        card = model_card(load(path), notes="This file was saved without a card: this one is "
+                          "built from the model alone, so its training data and held-out "
+                          "scores are unknown.")
+    text = json.dumps(card, indent=2) if args.json else render_card(card)
+    if args.output:
+        Path(args.output).write_text(text if text.endswith("\n") else text + "\n",
+                                     encoding="utf-8")
+    else:
+        print(text)
+    return 0
 
 
 def _data_source(args, parser_error, *, audio_dir: bool) -> str:
@@ -126,37 +173,51 @@ def _audio_options(args) -> dict:
 
 
 def _load_gtzan_part(args, parts):
-    """The clips of the fault-filtered GTZAN split in ``parts``, as (X, y, DESCR)."""
+    """The clips of the fault-filtered GTZAN split in ``parts``, as (X, y, groups, DESCR)."""
     from .datasets import load_gtzan
 
     data = load_gtzan(args.gtzan, split="fault-filtered", **_audio_options(args))
     keep = np.flatnonzero(np.isin(data.split.astype(str), parts))
     descr = (f"{data.DESCR}\nUsing the {' and '.join(parts)} part{'s' * (len(parts) > 1)}: "
              f"{len(keep)} tracks.")
-    return [data.data[i] for i in keep], data.target[keep], descr
+    return [data.data[i] for i in keep], data.target[keep], data.groups[keep], descr
+
+
+def _command_line(args) -> str:
+    import shlex
+
+    return "python -m sklearn_genre " + shlex.join(args.argv)
 
 
 def _train(args) -> int:
+    from .card import data_summary
     from .datasets import load_audio_folder, load_mtg_jamendo
     from .pipeline import make_genre_pipeline
 
     source = _data_source(args, args.parser_error, audio_dir=True)
+    split = None
     if source == "audio":
         data = load_audio_folder(args.audio_dir, on_error=args.on_error, **_audio_options(args))
-        X, y, descr = data.data, data.target, data.DESCR
+        X, y, groups, descr = data.data, data.target, data.groups, data.DESCR
+        collection = f"audio folder {args.audio_dir}"
     elif source == "gtzan":  # train and validation parts: the test part stays unseen
-        X, y, descr = _load_gtzan_part(args, ["train", "validation"])
+        X, y, groups, descr = _load_gtzan_part(args, ["train", "validation"])
+        collection, split = f"GTZAN ({args.gtzan})", "fault-filtered split, train and " \
+            "validation parts (the artist-disjoint test part left out)"
     else:
         data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
                                 classes=args.classes, n_per_class=args.n_per_class,
                                 on_missing=args.on_missing, random_state=args.random_state)
-        X, y, descr = data.data, data.target, data.DESCR
+        X, y, groups, descr = data.data, data.target, data.get("groups"), data.DESCR
+        collection, split = f"MTG-Jamendo layout ({args.mel_dir})", f"metadata {args.tsv}"
     print(descr, file=sys.stderr)
     params = {"clf__random_state": args.random_state, "clf__verbose": int(args.verbose)}
     if args.max_epochs is not None:
         params["clf__max_epochs"] = args.max_epochs
     model = make_genre_pipeline(**params).fit(X, y)
-    _save_model(model, args.out)
+    card = {"data": data_summary(y, groups=groups, collection=collection, split=split),
+            "command": _command_line(args)}
+    _save_model(model, args.out, card=card)
     print(f"saved {args.out} ({len(y)} tracks, classes {list(model.classes_)})",
           file=sys.stderr)
     return 0
@@ -165,19 +226,32 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from sklearn.metrics import classification_report
 
-    from .datasets import load_mtg_jamendo
+    from .datasets import load_audio_folder, load_mtg_jamendo
+    from .report import evaluate, write_page
 
-    source = _data_source(args, args.parser_error, audio_dir=False)
+    source = _data_source(args, args.parser_error, audio_dir=True)
     model = _load_model(args.model)
     if source == "gtzan":  # the fault-filtered, artist-disjoint test part
-        X, y, descr = _load_gtzan_part(args, ["test"])
+        X, y, groups, descr = _load_gtzan_part(args, ["test"])
         print(descr, file=sys.stderr)
+    elif source == "audio":
+        data = load_audio_folder(args.audio_dir, on_error=args.on_error, **_audio_options(args))
+        X, y, groups = data.data, data.target, data.groups
+        print(data.DESCR, file=sys.stderr)
     else:
         data = load_mtg_jamendo(args.tsv, args.mel_dir, category=args.category,
                                 classes=list(model.classes_), on_missing=args.on_missing)
-        X, y = data.data, data.target
-    y_pred = model.predict(X)
+        X, y, groups = data.data, data.target, data.get("groups")
+    if args.report:
+        evaluation = evaluate(model, X, y, groups=groups,
+                              title=f"{Path(args.model).name}: {_command_line(args)}")
+        y_pred = evaluation.y_pred
+    else:
+        y_pred = model.predict(X)
     print(classification_report(y, y_pred, digits=3, zero_division=0))
+    if args.report:
+        write_page(evaluation, args.report)
+        print(f"wrote {args.report}", file=sys.stderr)
     return 0
 
 
@@ -226,15 +300,34 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--random-state", type=int, default=0)
     demo.set_defaults(func=_demo)
 
-    predict = sub.add_parser("predict", help="top-k genres of audio files or .npy mels")
+    predict = sub.add_parser("predict", help="top-k genres of audio files, .npy mels or "
+                             "folders of them")
     predict.add_argument("model", help="a model saved by `train` or the demo: .sgm (safe "
                          "format) or .joblib (runs code when loaded: only from trusted sources)")
-    predict.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3) or .npy")
-    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("files", nargs="+", metavar="DIR_OR_FILE",
+                         help="audio files (wav, flac, ogg, mp3, au, aiff, ...), .npy mels, or "
+                              "folders searched recursively for them")
+    predict.add_argument("--format", choices=["text", "csv", "json"], default=None,
+                         help="text (default), csv (one row per file, or per segment with "
+                              "--segments) or json")
+    predict.add_argument("--json", action="store_true", help="the same as --format json")
+    predict.add_argument("--top-k", type=int, default=3, help="labels per file (default 3)")
     predict.add_argument("--segments", action="store_true",
-                         help="also print a timeline: the genre of every window")
-    predict.add_argument("--json", action="store_true", help="machine-readable output")
-    predict.set_defaults(func=_predict)
+                         help="a timeline instead: the genre of every window")
+    predict.add_argument("--output", "-o", default=None, help="write there instead of "
+                         "standard output")
+    predict.add_argument("--batch-size", type=int, default=32, help="files per model call")
+    predict.add_argument("--n-jobs", type=int, default=None,
+                         help="files decoded in parallel processes (-1: all cores)")
+    predict.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="a progress bar on standard error (default: on a terminal)")
+    predict.set_defaults(func=_predict, parser_error=predict.error)
+
+    info = sub.add_parser("info", help="print the model card of a .sgm model")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="the card as JSON")
+    info.add_argument("--output", "-o", default=None, help="write it there (e.g. README.md)")
+    info.set_defaults(func=_info)
 
     train = sub.add_parser("train", help="fit the default pipeline on an MTG-layout dump, a "
                            "class-per-folder audio collection or GTZAN")
@@ -248,10 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="print a row per epoch")
     train.set_defaults(func=_train)
 
-    evaluate = sub.add_parser("evaluate", help="classification report on an MTG-layout dump "
-                              "or GTZAN's fault-filtered test part")
+    evaluate = sub.add_parser("evaluate", help="classification report on an MTG-layout dump, "
+                              "a class-per-folder audio collection or GTZAN's fault-filtered "
+                              "test part")
     evaluate.add_argument("model")
     _add_data_args(evaluate, audio_dir=False)
+    evaluate.add_argument("--audio-dir", help="labelled audio files, one sub-folder per class")
+    evaluate.add_argument("--on-error", default="raise", choices=["raise", "skip"],
+                          help="audio files that cannot be decoded: error, or skip them")
+    evaluate.add_argument("--report", default=None, metavar="PAGE",
+                          help="also write a one-page report: *.html or *.png")
     evaluate.set_defaults(func=_evaluate)
     return parser
 
@@ -261,6 +360,7 @@ def main(argv=None) -> int:
     from .exceptions import DataFileError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (DataFileError, FileNotFoundError, ValueError) as exc:
