@@ -12,9 +12,11 @@ import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
+from .card import data_summary
 from .datasets import INSTRUMENT_POOL, render_score_corpus
 from .persistence import load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
+from .report import report
 
 __all__ = ["run_demo", "group_holdout", "instrument_holdout", "plot_training_curves"]
 
@@ -128,7 +130,8 @@ def run_demo(
     Parameters
     ----------
     out_dir : str or path-like, default="demo_output"
-        Where the model (``genre.joblib``), the training curves (``training_curves.png``)
+        Where the model (``genre.joblib``, and ``genre.sgm`` with its model card), the
+        training curves (``training_curves.png``), the test-set report (``report.html``)
         and the figures (``results.json``) are written.
     n_per_class : int, default=120
         Clips per class of the score corpus.
@@ -178,7 +181,7 @@ def run_demo(
     tune_started = time.perf_counter()
     search = GridSearchCV(make_genre_pipeline(**params), grid, scoring="f1_macro",
                           cv=StratifiedGroupKFold(3, shuffle=True, random_state=random_state),
-                          n_jobs=n_jobs, verbose=1)
+                          n_jobs=n_jobs, verbose=3)  # a line per fit, as they end
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         search.fit(X_train, y_train, groups=groups[train])
@@ -213,14 +216,31 @@ def run_demo(
     joblib.dump(model, model_path)
     curves_path = out_dir / "training_curves.png"
     plot_training_curves(model[-1].history_, curves_path)
-    safe_path = save(model, out_dir / "genre.sgm")
+    card = {
+        "data": data_summary(
+            y_train, groups=groups[train], collection=corpus.DESCR.splitlines()[0],
+            split=f"the training part of a piece-disjoint holdout ({len(train)} of {len(X)} "
+                  "clips; no piece in both parts)"),
+        "scores": {"test_macro_f1": round(float(crnn_f1), 4),
+                   "test_accuracy": round(float(np.mean(y_pred == y_test)), 4),
+                   "cv_macro_f1": round(float(search.best_score_), 4),
+                   "baseline_test_macro_f1": round(float(baseline_f1), 4),
+                   "cross_instrument_macro_f1": round(float(cross_f1), 4)},
+        "command": f"python -m sklearn_genre demo --n-per-class {n_per_class} "
+                   f"--random-state {random_state} (grid {grid})",
+    }
+    safe_path = save(model, out_dir / "genre.sgm", card=card)
+    report_path = report(model, X_test, y_test, groups=groups[test],
+                         path=out_dir / "report.html",
+                         title="Demo model on unseen pieces of the score corpus")
     expected = model.predict_proba(X_test)
     # the same weights in the same process: equal to float32 rounding at most
     gap = max(float(np.abs(m.predict_proba(X_test) - expected).max())
               for m in (joblib.load(model_path), load(safe_path)))
     same = gap <= 1e-6
-    log(f"Saved {model_path}, {safe_path} (safe format) and {curves_path}; both reloaded "
-        f"models predict the same: {same} (largest difference {gap:.1e})")
+    log(f"Saved {model_path}, {safe_path} (safe format, with its model card), "
+        f"{curves_path} and {report_path}; both reloaded models predict the same: {same} "
+        f"(largest difference {gap:.1e})")
     if not same:
         raise RuntimeError("the reloaded model does not predict like the saved one")
 
@@ -238,7 +258,7 @@ def run_demo(
         "total_seconds": round(total, 1), "reload_identical": same,
         "lost_workers": lost_workers,
         "model_path": str(model_path), "safe_model_path": str(safe_path),
-        "curves_path": str(curves_path),
+        "curves_path": str(curves_path), "report_path": str(report_path),
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     log(f"Done in {total:.0f} s (corpus {corpus_seconds:.0f} s, tuning {tune_seconds:.0f} s).")

@@ -7,6 +7,7 @@ pytest.importorskip("music21")
 pytest.importorskip("tinysoundfont")
 pytest.importorskip("matplotlib")
 
+from sklearn_genre import read_card  # noqa: E402
 from sklearn_genre.demo import group_holdout, instrument_holdout, run_demo  # noqa: E402
 
 
@@ -36,6 +37,10 @@ def test_demo_end_to_end_small(tmp_path):
     assert (tmp_path / "out" / "genre.joblib").stat().st_size > 0
     assert (tmp_path / "out" / "genre.sgm").stat().st_size > 0
     assert (tmp_path / "out" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "data:image/png;base64," in (tmp_path / "out" / "report.html").read_text()
+    card = read_card(tmp_path / "out" / "genre.sgm")
+    assert card["data"]["n_tracks"] == results["n_train"]
+    assert card["scores"]["test_macro_f1"] == results["crnn_test_macro_f1"]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["n_clips"] == 42 and 0 <= saved["crnn_test_macro_f1"] <= 1
     text = "\n".join(map(str, lines))
