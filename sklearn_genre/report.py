@@ -126,8 +126,7 @@ def _figure(width, height):
 
 def _draw_matrix(ax, evaluation):
     matrix, labels = evaluation.matrix, evaluation.classes
-    image = ax.imshow(matrix, cmap="Blues")
-    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    ax.imshow(matrix, cmap="Blues")  # the counts are written in the cells: no colour bar
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted",
            ylabel="true", title="Confusion matrix")
     ax.set_xticklabels(labels, rotation=45, ha="right")
@@ -144,10 +143,10 @@ def _draw_bars(ax, evaluation):
     for offset, metric in ((-0.2, "precision"), (0.2, "recall")):
         values = [evaluation.table[label][metric] for label in labels]
         ax.bar(positions + offset, values, width=0.4, label=metric)
-    ax.set(xticks=positions, ylim=(0, 1.05), ylabel="score",
+    ax.set(xticks=positions, ylim=(0, 1.15), yticks=np.linspace(0, 1, 6), ylabel="score",
            title=f"Precision and recall per {'tag' if evaluation.kind == 'tagger' else 'class'}")
     ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", ncols=2)
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -190,12 +189,12 @@ def _images(evaluation) -> list[tuple[str, bytes]]:
 def _page_png(evaluation) -> bytes:
     n = len(evaluation.classes)
     side = min(max(4.5, 0.55 * n + 3), 12.0)
-    fig = _figure(2 * side + 1, side + 4.5)
-    grid = fig.add_gridspec(2, 2, height_ratios=[side, 4])
+    fig = _figure(2 * side + 1, side + 4)
+    grid = fig.add_gridspec(2, 2, height_ratios=[side, 3.5])
     text_ax = fig.add_subplot(grid[0, 0])
     text_ax.axis("off")
     header = "\n".join([evaluation.title, *evaluation.summary])
-    text_ax.text(0, 1, header, va="top", fontsize=11, wrap=True)
+    text_ax.text(0, 1, header, va="top", fontsize=11)
     text_ax.text(0, 0.8, evaluation.text, va="top", family="monospace",
                  fontsize=max(6, 10 - n // 6))
     draw = _draw_matrix if evaluation.kind == "classifier" else _draw_pr_curves
