@@ -122,3 +122,13 @@ def test_bench_collections_quick(tmp_path):
         assert "fold" in row["split"]  # grouped folds, never a random split
     _run("bench_collections", "--quick", "--n-jobs", "1", "--out", str(out))
     assert set(json.loads(out.read_text())) == {"loading", "models", "machine"}  # one file
+
+
+def test_bench_predict_folder_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("soundfile")
+    results = _run("bench_predict_folder", "--quick", "--out", str(tmp_path / "folder.json"))
+    run = results["runs"]["2s"]
+    assert run["n_files"] == run["csv_rows"] == 12 and run["cli_progress_shown"]
+    assert run["ratio_excluding_decoding"] > 0 and run["folder_predict_tracks_per_s"] > 0
