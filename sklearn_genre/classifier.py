@@ -135,7 +135,9 @@ class CRNNClassifier(ClassifierMixin, CRNNBase):
     device : str, default="cpu"
         ``"cuda"`` to train on a GPU.
     verbose : int, default=1
-        1 prints a table row per epoch, 0 is silent.
+        1 prints a table row per epoch and shows a progress bar on standard error while
+        predicting two or more batches (``iterator_valid__batch_size``, 256 tracks); 0 is
+        silent.
     **kwargs
         Any other :class:`skorch.NeuralNet` parameter, ``module__*``,
         ``optimizer__*`` (default ``optimizer__weight_decay=0.001``),
