@@ -86,6 +86,7 @@ from ._scores import (  # noqa: F401 - re-exported for the benchmarks and tests
 )
 from ._soundfonts import (
     bundled_soundfont,
+    loaded_soundfont,
     resolve_soundfonts,
     soundfont_identity,
     synthesize_events,
@@ -332,26 +333,34 @@ def render_clip(plan: ClipPlan, events_dir=None) -> np.ndarray:
     return mel_spectrogram(*render_waveform(plan, events_dir))
 
 
-def _cached_clip(plan: ClipPlan, key: str, cache_dir: Path, events_dir: Path):
-    """Return (mel, error, rebuilt_corrupt) for one clip, from the cache or rendered."""
-    path = cache_dir / f"{key}.npy"
-    n_frames = expected_frames(plan.clip_seconds)
-    corrupt = False
-    if path.exists():
-        try:
-            mel = np.load(path, allow_pickle=False)
-            if mel.shape == (N_MELS, n_frames) and mel.dtype == np.float32 and \
-                    np.isfinite(mel).all():
-                return mel, None, False
-        except (ValueError, OSError, EOFError):
-            pass
-        corrupt = True
+def _read_cached(path: Path, n_frames: int):
+    """Return (mel or None, corrupt) for one cache entry."""
+    if not path.exists():
+        return None, False
+    try:
+        mel = np.load(path, allow_pickle=False)
+        if mel.shape == (N_MELS, n_frames) and mel.dtype == np.float32 and \
+                np.isfinite(mel).all():
+            return mel, False
+    except (ValueError, OSError, EOFError):
+        pass
+    return None, True
+
+
+def _render_and_cache(plan: ClipPlan, key: str, cache_dir: Path, events_dir: Path,
+                      preload=()):
+    """Return (mel, error) for one clip, rendered and written to the cache."""
+    # Every soundfont of the call is loaded by a worker's first task: loky measures a
+    # worker's memory after its first task and replaces one that grows 300 MB past it,
+    # which loading a large soundfont later would do.
+    for path in preload:
+        loaded_soundfont(path)
     try:
         mel = render_clip(plan, events_dir)
     except Exception as exc:  # noqa: BLE001 - reported per piece, never silently
-        return None, f"{type(exc).__name__}: {exc}", corrupt
-    atomic_save_npy(path, mel)
-    return mel, None, corrupt
+        return None, f"{type(exc).__name__}: {exc}"
+    atomic_save_npy(cache_dir / f"{key}.npy", mel)
+    return mel, None
 
 
 def _weighted_choice(rng, table: dict) -> int:
@@ -633,15 +642,33 @@ def render_score_corpus(
     log = print if verbose else (lambda *a, **k: None)
     log(f"score corpus: {len(todo)} clips of {clip_seconds:g} s, {len(classes)} classes, "
         f"cache {cache_dir}", file=sys.stderr)
+    n_frames = expected_frames(clip_seconds)
     while todo:
-        keys = [plan.key(versions) for plan in todo]
-        with own_workers(n_jobs):  # the next parallel fits get fresh workers
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator")  # reads the config
-            outputs = parallel(delayed(_cached_clip)(plan, key, cache_dir, events_dir)
-                               for plan, key in zip(todo, keys))
-        retry = []
-        for done, (plan, (mel, error, corrupt)) in enumerate(zip(todo, outputs), 1):
+        # cached clips are read here: workers start only for clips to render
+        outputs, pending = {}, []
+        for plan in todo:
+            key = plan.key(versions)
+            mel, corrupt = _read_cached(cache_dir / f"{key}.npy", n_frames)
             n_corrupt += corrupt
+            if mel is None:
+                pending.append((plan, key))
+            else:
+                outputs[plan] = (mel, None)
+        if pending:
+            preload = sorted({plan.soundfont or bundled_soundfont() for plan, _ in pending})
+            with own_workers(n_jobs):  # the next parallel fits get fresh workers
+                parallel = Parallel(n_jobs=n_jobs, return_as="generator")  # reads the config
+                rendered = parallel(
+                    delayed(_render_and_cache)(plan, key, cache_dir, events_dir, preload)
+                    for plan, key in pending)
+                for done, ((plan, _), output) in enumerate(zip(pending, rendered), 1):
+                    outputs[plan] = output
+                    if verbose and (done % 50 == 0 or done == len(pending)):
+                        log(f"  {done}/{len(pending)} clips rendered "
+                            f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        retry = []
+        for plan in todo:
+            mel, error = outputs[plan]
             if mel is not None:
                 results[plan] = mel
             else:
@@ -658,9 +685,6 @@ def render_score_corpus(
                 again = replace(plan, piece_id=row.piece_id, location=row.location)
                 number[again] = number[plan]
                 retry.append(again)
-            if verbose and (done % 50 == 0 or done == len(todo)):
-                log(f"  {done}/{len(todo)} clips ({time.perf_counter() - started:.0f} s)",
-                    file=sys.stderr)
         todo = retry
     if failures:
         warnings.warn(
