@@ -42,7 +42,7 @@ def main(argv=None):
 
     options = {"classes": args.classes, "n_per_class": args.n_per_class,
                "clip_seconds": args.clip_seconds, "n_jobs": args.n_jobs, "verbose": False}
-    # only what the caller set, so that the script also runs against older versions
+    # only what the caller set, so that the script also runs against versions without them
     if args.instrumentation:
         options["instrumentation"] = args.instrumentation
     if args.soundfonts:

@@ -109,7 +109,7 @@ def plot(results: dict, path: Path) -> None:
     ax.set(ylabel="macro-F1 (held-out pieces)", ylim=(0, 1),
            title="Robustness to shifts of the test audio")
     ax.axhline(1 / len(results["settings"]["classes"]), color="grey", lw=0.8, ls=":")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -160,8 +160,8 @@ NOTE_SECONDS = {
 }
 TEMPO_JITTER = 0.08
 
-# Per-clip random streams of the draws added after the original plan (soundfont,
-# effects, variations): seeded by the clip's velocity seed, so adding one never moves
+# Per-clip random streams of the draws beyond the main plan (soundfont, effects,
+# variations): seeded by the clip's velocity seed, so adding one never moves
 # the pieces, instruments, tempi or starts drawn from the main stream.
 _SOUNDFONT_STREAM, _EFFECTS_STREAM, _PROGRAM_STREAM, _NOISE_STREAM = 1, 2, 3, 4
 
@@ -223,8 +223,8 @@ class ClipVariation:
 class ClipPlan:
     """Everything that determines one rendered clip.
 
-    The fields after ``clip_seconds`` leave the clip as the original corpus rendered it
-    at their defaults (and out of its cache key), so those cache entries stay valid.
+    At their defaults, the fields after ``clip_seconds`` change neither the clip nor its
+    cache key: clips without soundfonts, effects or variations share their entries.
     """
 
     label: str
