@@ -393,7 +393,7 @@ def _class_tables(classes, instrumentation, instruments) -> dict:
     return tables
 
 
-def _plan(catalogue, classes, n_per_class, clip_seconds, tables, instrumentation, rng):
+def _plan(catalogue, classes, n_per_class, clip_seconds, tables, shared_pool, rng):
     plans = {}
     for label in classes:
         pieces = catalogue[(catalogue.label == label) & (catalogue.status == "ok")]
@@ -404,11 +404,11 @@ def _plan(catalogue, classes, n_per_class, clip_seconds, tables, instrumentation
             )
         order = rng.permutation(len(pieces))
         rows = [pieces.iloc[i] for i in order]
-        pool = list(tables[label])
         class_plans = []
         for i in range(n_per_class):
             row = rows[i % len(rows)]
-            program = (int(rng.choice(pool)) if instrumentation == "shared"
+            # the shared pool as given (a program listed twice is drawn twice as often)
+            program = (int(rng.choice(shared_pool)) if shared_pool is not None
                        else _weighted_choice(rng, tables[label]))
             class_plans.append(ClipPlan(
                 label=label, piece_id=row.piece_id, location=row.location,
@@ -603,7 +603,10 @@ def render_score_corpus(
                            {p for table in varied_tables.values() for p in table})
     rng = check_random_state(random_state)
     rng = np.random.default_rng(rng.randint(2**31))
-    plans = _plan(catalogue, classes, n_per_class, clip_seconds, tables, instrumentation, rng)
+    shared_pool = None
+    if instrumentation == "shared":
+        shared_pool = list(INSTRUMENT_POOL) if instruments is None else instruments
+    plans = _plan(catalogue, classes, n_per_class, clip_seconds, tables, shared_pool, rng)
     # clip numbers of the whole corpus, kept by subsets, variations and replacements
     numbering = {plan: i for i, plan in enumerate(sorted(
         (p for class_plans, _ in plans.values() for p in class_plans),
