@@ -132,3 +132,63 @@ def test_bench_predict_folder_quick(tmp_path):
     run = results["runs"]["2s"]
     assert run["n_files"] == run["csv_rows"] == 12 and run["cli_progress_shown"]
     assert run["ratio_excluding_decoding"] > 0 and run["folder_predict_tracks_per_s"] > 0
+
+
+def test_robustness_quick(tmp_path):
+    import shutil
+
+    import pytest
+
+    pytest.importorskip("tinysoundfont")
+    pretty_midi = pytest.importorskip("pretty_midi")
+    bundled = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    other = tmp_path / "OtherFont.sf2"  # a second soundfont family, whatever is installed
+    shutil.copy(bundled, other)
+    out = tmp_path / "robustness.json"
+    results = _run("robustness", "--quick", "--data-home", str(tmp_path / "data"),
+                   "--soundfonts", f"{bundled},{other}", "--out", str(out))
+    conditions = _load("robustness").CONDITIONS
+    assert results["conditions"] == conditions and not results["skipped"]
+    assert {"unseen pieces", "unseen instruments", "unseen soundfont", "tempo -15 %",
+            "pitch +2", "noise 10 dB SNR", "EQ tilt -3 dB/oct"} <= set(conditions)
+    for model in ("default", "baseline"):
+        row = results["models"][model]
+        assert set(row["macro_f1"]) == set(conditions)
+        assert all(0 <= v <= 1 for v in row["macro_f1"].values())
+        assert 0 <= row["train_accuracy"] <= 1 and row["fit_seconds"] >= 0
+    held = results["held_out"]
+    assert held["soundfont"] not in held["train_soundfonts"]
+    assert not set(held["instruments"]) & set(held["train_instruments"])
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "| unseen instruments |" in results["table"]
+
+
+def test_robustness_holds_out_a_soundfont_family_and_instruments():
+    import numpy as np
+
+    module = _load("robustness")
+    assert module.soundfont_family("/x/FluidR3_GM.sf2") == "fluidr3"
+    assert module.soundfont_family("/y/FluidR3Mono_GM.sf3") == "fluidr3"
+    assert module.soundfont_family("TimGM6mb.sf2") == "timgm6mb"
+    rng = np.random.default_rng(0)
+    train, unseen, reason = module.split_soundfonts(["a/TimGM6mb.sf2"], rng)
+    assert train == ["a/TimGM6mb.sf2"] and unseen is None and "one soundfont family" in reason
+    fonts = ["FluidR3_GM.sf2", "FluidR3Mono_GM.sf3", "OPL-3_FM_128M.sf2"]
+    for seed in range(6):
+        train, unseen, reason = module.split_soundfonts(fonts, np.random.default_rng(seed))
+        assert reason is None and unseen not in train
+        assert module.soundfont_family(unseen) not in map(module.soundfont_family, train)
+    tables = {"a": {1: 1, 2: 1, 3: 1}, "b": {3: 1, 4: 1, 5: 1}}
+    held = module.held_out_instruments(tables, rng)
+    assert all(set(t) & set(held) and set(t) - set(held) for t in tables.values())
+
+
+def test_bench_corpus_quick(tmp_path):
+    import pytest
+
+    pytest.importorskip("tinysoundfont")
+    results = _run("bench_corpus", "--quick", "--n-jobs", "1", "--out",
+                   str(tmp_path / "corpus.json"))
+    for phase in ("cold", "notes_cached", "cached"):
+        assert results[phase]["n_clips"] == 4 and results[phase]["seconds"] > 0
+    assert results["cached"]["seconds"] < results["cold"]["seconds"]

@@ -1,13 +1,32 @@
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, fields
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 pytest.importorskip("music21")
 pytest.importorskip("tinysoundfont")
 
-from sklearn_genre.datasets import INSTRUMENT_POOL, render_score_corpus, score_catalogue  # noqa: E402
+from sklearn_genre.datasets import (  # noqa: E402
+    GENRE_INSTRUMENTS,
+    INSTRUMENT_POOL,
+    ClipVariation,
+    installed_soundfonts,
+    render_score_corpus,
+    score_catalogue,
+)
 from sklearn_genre.datasets._corpus import default_classes, expected_frames  # noqa: E402
+from sklearn_genre.effects import ClipEffects, EffectRanges, add_noise, apply_effects  # noqa: E402
 
 SMALL = dict(classes=["jig", "chorale"], n_per_class=3, clip_seconds=4.0, verbose=False)
+
+
+def _clip_files(home):
+    """The clip cache entries (the note events of the scores are cached beside them)."""
+    return sorted((home / "score_corpus" / "v2").glob("*.npy"))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +66,7 @@ def test_render_small_corpus(tmp_path):
 
 def test_deterministic_and_cached(tmp_path):
     first = render_score_corpus(**SMALL, data_home=tmp_path, random_state=0)
-    files = sorted(tmp_path.rglob("*.npy"))
+    files = _clip_files(tmp_path)
     assert len(files) == 6
     assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temporaries
     mtimes = [f.stat().st_mtime_ns for f in files]
@@ -62,7 +81,7 @@ def test_deterministic_and_cached(tmp_path):
 
 def test_corrupt_cache_entry_is_detected_and_rebuilt(tmp_path):
     first = render_score_corpus(**SMALL, data_home=tmp_path, random_state=0)
-    victim = sorted(tmp_path.rglob("*.npy"))[0]
+    victim = _clip_files(tmp_path)[0]
     victim.write_bytes(victim.read_bytes()[:100])  # truncated file
     with pytest.warns(UserWarning, match="1 corrupt cache entries were re-rendered"):
         again = render_score_corpus(**SMALL, data_home=tmp_path, random_state=0)
@@ -75,7 +94,7 @@ def test_corrupt_cache_entry_is_detected_and_rebuilt(tmp_path):
 def test_data_home_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SKLEARN_GENRE_DATA", str(tmp_path / "env_home"))
     render_score_corpus(classes=["reel"], n_per_class=1, clip_seconds=2.0, verbose=False)
-    assert len(list((tmp_path / "env_home").rglob("*.npy"))) == 1
+    assert len(_clip_files(tmp_path / "env_home")) == 1
 
 
 def test_instrument_pool_is_shared_and_selectable(tmp_path):
@@ -106,3 +125,290 @@ def test_multilabel_tags_from_real_headers(catalogue, tmp_path):
     corpus = render_score_corpus(**SMALL, data_home=tmp_path)
     assert len(corpus.tags) == len(corpus.target)
     assert all(tags[0] == label for tags, label in zip(corpus.tags, corpus.target))
+
+
+# --- timbre, effects and variations -------------------------------------------------
+
+TINY = dict(n_per_class=2, clip_seconds=3.0, verbose=False)
+
+
+def _bundled():
+    import pretty_midi
+
+    return str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+
+
+def test_genre_tables_overlap_and_draws_stay_in_them(tmp_path):
+    counts = {}
+    for table in GENRE_INSTRUMENTS.values():
+        for program in table:
+            counts[program] = counts.get(program, 0) + 1
+    assert min(counts.values()) >= 2  # no instrument identifies a class alone
+    assert set(GENRE_INSTRUMENTS["chorale"]) & set(GENRE_INSTRUMENTS["reel"])
+    assert set(GENRE_INSTRUMENTS["palestrina"]) & set(GENRE_INSTRUMENTS["jig"])
+    corpus = render_score_corpus(classes=["jig", "chorale", "palestrina"], n_per_class=8,
+                                 clip_seconds=3.0, instrumentation="genre",
+                                 data_home=tmp_path, verbose=False)
+    for label in ("jig", "chorale", "palestrina"):
+        drawn = set(corpus.instruments[corpus.target == label])
+        assert drawn <= set(GENRE_INSTRUMENTS[label]) and len(drawn) >= 2
+    assert "typical of its class" in corpus.DESCR
+    # restricting the tables keeps every other draw (pieces, tempi, starts) in place
+    some = render_score_corpus(classes=["jig", "chorale", "palestrina"], n_per_class=8,
+                               clip_seconds=3.0, instrumentation="genre",
+                               instruments=[52, 19, 110, 73], data_home=tmp_path,
+                               verbose=False)
+    assert set(some.instruments) <= {52, 19, 110, 73}
+    columns = ["piece_id", "tempo_factor", "start_fraction", "velocity_seed"]
+    assert some.metadata[columns].equals(corpus.metadata[columns])
+    with pytest.raises(ValueError, match="leaves class 'jig' no instrument"):
+        render_score_corpus(classes=["jig"], instrumentation="genre", instruments=[52],
+                            data_home=tmp_path, **TINY)
+
+
+def test_effects_change_the_audio_but_keep_shape_and_finiteness(tmp_path):
+    clean = render_score_corpus(**SMALL, data_home=tmp_path)
+    wet = render_score_corpus(**SMALL, effects="random", data_home=tmp_path)
+    assert [m.shape for m in wet.data] == [m.shape for m in clean.data]
+    assert all(np.isfinite(m).all() and m.dtype == np.float32 for m in wet.data)
+    assert all(np.abs(a - b).mean() > 1 for a, b in zip(clean.data, wet.data))
+    assert list(wet.groups) == list(clean.groups)  # same pieces, effects added
+    ranges = EffectRanges()
+    for name in ("reverb_wet", "snr_db", "gain_db", "compression_ratio"):
+        low, high = getattr(ranges, name)
+        assert wet.metadata[f"effects.{name}"].between(low, high).all()
+    again = render_score_corpus(**SMALL, effects="random", data_home=tmp_path)
+    for a, b in zip(wet.data, again.data):
+        np.testing.assert_array_equal(a, b)
+    # reverb alone smears the notes: the quietest frames fill in
+    y = np.zeros(12000, dtype=np.float32)
+    y[::3000] = 1.0
+    smeared = apply_effects(y, 12000, ClipEffects(reverb_seconds=0.8, reverb_wet=0.5, seed=1))
+    assert smeared.shape == y.shape and np.count_nonzero(smeared) > 10 * np.count_nonzero(y)
+    with pytest.raises(ValueError, match="EffectRanges.snr_db"):
+        EffectRanges(snr_db=(40.0, 20.0))
+    with pytest.raises(ValueError, match="effects must be None, 'random'"):
+        render_score_corpus(**SMALL, effects="hall", data_home=tmp_path)
+
+
+def test_noise_has_the_requested_snr(tmp_path):
+    rng = np.random.default_rng(0)
+    signal = np.sin(np.arange(24000) * 0.05).astype(np.float32) * 0.3
+    for snr, color in ((20.0, 0.0), (10.0, 1.0), (3.0, 2.0)):
+        noise = add_noise(signal, snr, color=color, rng=rng) - signal
+        measured = 10 * np.log10(np.mean(signal.astype(float) ** 2) / np.mean(noise ** 2.0))
+        assert measured == pytest.approx(snr, abs=0.05)
+    base = dict(classes=["jig"], data_home=tmp_path, **TINY)
+    clean = render_score_corpus(**base)
+    floors = []
+    for snr in (30.0, 10.0):
+        noisy = render_score_corpus(**base, variation=ClipVariation(snr_db=snr))
+        assert (noisy.metadata.snr_db == snr).all()
+        floors.append(np.mean([np.percentile(m, 10) for m in noisy.data]))
+    assert np.mean([np.percentile(m, 10) for m in clean.data]) < floors[0] < floors[1]
+
+
+def test_transposition_moves_the_spectral_peak(tmp_path):
+    import librosa
+
+    base = dict(classes=["reel", "chorale"], n_per_class=2, clip_seconds=4.0, instruments=[73],
+                data_home=tmp_path, verbose=False)
+    ref = render_score_corpus(**base)
+    band_hz = librosa.mel_frequencies(n_mels=98, fmin=0.0, fmax=6000.0)[1:-1]
+    for semitones in (5, 12):
+        up = render_score_corpus(**base, variation=ClipVariation(transpose=semitones))
+        assert (up.metadata.transposition == semitones).all()
+        shifts = []
+        for a, b in zip(ref.data, up.data):
+            # the loudest band of each frame (a flute's fundamental), frame by frame
+            loud = (a.max(axis=0) > a.max() - 40) & (b.max(axis=0) > b.max() - 40)
+            ratio = band_hz[b[:, loud].argmax(axis=0)] / band_hz[a[:, loud].argmax(axis=0)]
+            shifts.append(np.median(12 * np.log2(ratio)))
+        assert np.median(shifts) == pytest.approx(semitones, abs=1.0)
+
+
+def test_tempo_variation_changes_the_onset_rate(tmp_path):
+    import librosa
+
+    base = dict(classes=["reel", "jig"], n_per_class=2, clip_seconds=6.0, instruments=[13],
+                data_home=tmp_path, verbose=False)  # a xylophone: clean attacks
+
+    def n_onsets(mel):
+        envelope = librosa.onset.onset_strength(S=mel / 2, sr=12000, hop_length=256)
+        return len(librosa.onset.onset_detect(onset_envelope=envelope, sr=12000,
+                                              hop_length=256, wait=1, pre_max=1, post_max=1))
+
+    ref = render_score_corpus(**base)
+    fast = render_score_corpus(**base, variation=ClipVariation(tempo=1.5))
+    np.testing.assert_allclose(ref.metadata.tempo_factor / fast.metadata.tempo_factor, 1.5)
+    ratios = [n_onsets(b) / n_onsets(a) for a, b in zip(ref.data, fast.data)]
+    assert 1.3 < np.mean(ratios) < 1.7
+
+
+def test_eq_tilt_brightens_or_darkens(tmp_path):
+    base = dict(classes=["chorale"], data_home=tmp_path, **TINY)
+    ref = render_score_corpus(**base)
+
+    def brightness(mels):  # high bands (about 3-6 kHz) against low ones (200-600 Hz)
+        return np.mean([m[80:].mean() - m[3:9].mean() for m in mels])
+
+    bright = render_score_corpus(**base, variation=ClipVariation(tilt_db_per_octave=3.0))
+    dark = render_score_corpus(**base, variation=ClipVariation(tilt_db_per_octave=-3.0))
+    # about 3 octaves apart, 3 dB per octave, in the mel's 20 log10(power) scale: ~18
+    assert brightness(bright.data) - brightness(ref.data) > 8
+    assert brightness(ref.data) - brightness(dark.data) > 8
+
+
+def test_soundfont_choice_is_recorded_and_seeded(tmp_path):
+    copy = tmp_path / "fonts" / "CopyOfTim.sf2"
+    copy.parent.mkdir()
+    shutil.copy(_bundled(), copy)
+    base = dict(classes=["jig", "chorale"], n_per_class=6, clip_seconds=1.0, verbose=False,
+                soundfonts=[_bundled(), str(copy)], data_home=tmp_path)
+    first = render_score_corpus(**base, random_state=0)
+    assert set(first.soundfonts) == {"TimGM6mb.sf2", "CopyOfTim.sf2"}
+    assert list(first.metadata.soundfont) == list(first.soundfonts)
+    again = render_score_corpus(**base, random_state=0)
+    assert list(again.soundfonts) == list(first.soundfonts)
+    other = render_score_corpus(**base, random_state=5)
+    assert list(other.soundfonts) != list(first.soundfonts)
+    # the draws leave the rest of the plan as without soundfonts
+    plain = render_score_corpus(**{**base, "soundfonts": None}, random_state=0)
+    assert list(plain.instruments) == list(first.instruments)
+    assert set(plain.soundfonts) == {"TimGM6mb.sf2"}
+    # one soundfont for every clip, as a variation
+    forced = render_score_corpus(**base, variation=ClipVariation(soundfont=str(copy)))
+    assert set(forced.soundfonts) == {"CopyOfTim.sf2"}
+
+
+def test_soundfont_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nowhere.sf2"
+    with pytest.raises(ValueError, match="no such file.*nowhere.sf2"):
+        render_score_corpus(**SMALL, soundfonts=[str(missing)], data_home=tmp_path)
+    junk = tmp_path / "junk.sf2"
+    junk.write_bytes(b"not a soundfont at all")
+    with pytest.raises(ValueError, match="junk.sf2.*not a readable soundfont"):
+        render_score_corpus(**SMALL, soundfonts=[str(junk)], data_home=tmp_path)
+    with pytest.raises(ValueError, match="soundfonts must be None, 'installed'"):
+        render_score_corpus(**SMALL, soundfonts="FluidR3_GM.sf2", data_home=tmp_path)
+    with pytest.raises(ValueError, match="nowhere.sf2"):
+        render_score_corpus(**SMALL, variation=ClipVariation(soundfont=str(missing)),
+                            data_home=tmp_path)
+
+
+def test_installed_without_any_falls_back_to_the_bundled_one(tmp_path, monkeypatch):
+    from sklearn_genre.datasets import _soundfonts
+
+    monkeypatch.setattr(_soundfonts, "SOUNDFONT_DIRS", (str(tmp_path / "empty"),))
+    with pytest.warns(UserWarning, match="no General-MIDI soundfont found.*fluid-soundfont-gm"):
+        corpus = render_score_corpus(classes=["jig"], soundfonts="installed",
+                                     data_home=tmp_path, **TINY)
+    assert set(corpus.soundfonts) == {"TimGM6mb.sf2"}
+    # what it finds: one file per name, links resolved, fonts without GM programs skipped
+    folder = tmp_path / "sf2"
+    folder.mkdir()
+    shutil.copy(_bundled(), folder / "Other.sf2")
+    (folder / "default-GM.sf2").symlink_to(folder / "Other.sf2")
+    shutil.copy(_bundled(), folder / "TimGM6mb.sf2")  # the bundled font's name
+    (folder / "broken.sf2").write_bytes(b"RIFF")
+    found, skipped = installed_soundfonts([folder])
+    assert [Path(p).name for p in found] == ["TimGM6mb.sf2", "Other.sf2"]
+    assert any("broken.sf2" in s for s in skipped)
+
+
+def test_installed_soundfonts_render_when_present(tmp_path):
+    found, _ = installed_soundfonts()
+    if len(found) < 2:
+        pytest.skip("no General-MIDI soundfont installed (e.g. apt-get install "
+                    "fluid-soundfont-gm)")
+    small = sorted(found, key=lambda p: Path(p).stat().st_size)[:2]  # quick to load
+    corpus = render_score_corpus(classes=["jig"], n_per_class=4, clip_seconds=1.0,
+                                 soundfonts=small, data_home=tmp_path, verbose=False)
+    assert all(np.isfinite(m).all() and m.max() > -120 for m in corpus.data)
+    assert set(corpus.soundfonts) <= {Path(p).name for p in small}
+
+
+def test_cache_key_covers_every_new_field_and_keeps_old_entries(tmp_path):
+    from sklearn_genre.datasets._corpus import CORPUS_VERSION, ClipPlan, _versions
+
+    versions = _versions()
+    plan = ClipPlan("jig", "ryans/X", "/x.abc", 40, 1.0, 0.5, 7, 4.0)
+    # clips of the original corpus keep their cache entries
+    original = {f.name: getattr(plan, f.name) for f in fields(plan)[:8]}
+    payload = json.dumps({**original, "versions": versions, "corpus_version": CORPUS_VERSION},
+                         sort_keys=True)
+    assert plan.key(versions) == hashlib.sha256(payload.encode()).hexdigest()[:32]
+    copy = tmp_path / "Copy.sf2"
+    shutil.copy(_bundled(), copy)
+    changed = {"soundfont": str(copy), "transposition": 1, "effects": ClipEffects(gain_db=-3.0),
+               "snr_db": 20.0, "tilt_db_per_octave": 2.0}
+    assert set(changed) == {f.name for f in fields(plan)[8:]}
+    keys = {plan.key(versions)}
+    for name, value in changed.items():
+        keys.add(ClipPlan(**{**asdict(plan), name: value}).key(versions))
+    assert len(keys) == 1 + len(changed)
+    for name in ("reverb_wet", "snr_db", "seed"):
+        effects = ClipEffects(**{name: 0.25 if name != "seed" else 3})
+        keys.add(ClipPlan(**{**asdict(plan), "effects": effects}).key(versions))
+    assert len(keys) == 1 + len(changed) + 3
+    # a variation renders new entries, never a stale one; writes stay atomic
+    render_score_corpus(classes=["jig"], data_home=tmp_path, **TINY)
+    render_score_corpus(classes=["jig"], data_home=tmp_path, effects="random",
+                        variation=ClipVariation(transpose=2, snr_db=20.0), **TINY)
+    assert len(_clip_files(tmp_path)) == 4
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_pieces_select_the_same_clips(tmp_path):
+    base = dict(classes=["jig", "chorale"], n_per_class=4, clip_seconds=1.0, verbose=False,
+                data_home=tmp_path)
+    whole = render_score_corpus(**base)
+    chosen = sorted(set(whole.groups))[::2]
+    part = render_score_corpus(**base, pieces=chosen,
+                               variation=ClipVariation(tempo=1.0))  # an identity variation
+    keep = np.isin(whole.groups, chosen)
+    assert list(part.track_ids) == list(whole.track_ids[keep])
+    for a, b in zip(part.data, [m for m, k in zip(whole.data, keep) if k]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="pieces: none of the 1 given pieces"):
+        render_score_corpus(**base, pieces=["ryans/NoSuchTune"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tempo": 0}, "ClipVariation.tempo"),
+    ({"transpose": 0.5}, "ClipVariation.transpose"),
+    ({"snr_db": float("nan")}, "ClipVariation.snr_db"),
+    ({"tilt_db_per_octave": 12}, "ClipVariation.tilt_db_per_octave"),
+    ({"instruments": [300]}, "ClipVariation.instruments"),
+])
+def test_bad_variations(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ClipVariation(**kwargs)
+
+
+def test_bad_instrumentation(tmp_path):
+    with pytest.raises(ValueError, match="instrumentation must be one of"):
+        render_score_corpus(**SMALL, instrumentation="orchestral", data_home=tmp_path)
+
+
+def test_fast_kern_reader_matches_music21(catalogue):
+    from sklearn_genre.datasets._scores import _kern_note_events, _note_events_music21
+
+    rows = catalogue[catalogue.label == "palestrina"].iloc[[0, 700]]
+    for location in rows.location:
+        np.testing.assert_array_equal(_kern_note_events(Path(location)),
+                                      _note_events_music21(location))
+
+
+def test_notes_are_parsed_once_and_cached(tmp_path, monkeypatch):
+    from sklearn_genre.datasets import _scores
+
+    render_score_corpus(classes=["jig"], data_home=tmp_path, **TINY)
+    _scores._events_in_memory.cache_clear()
+
+    def fail(location):
+        raise AssertionError(f"{location} parsed again")
+
+    monkeypatch.setattr(_scores, "parse_note_events", fail)
+    render_score_corpus(classes=["jig"], data_home=tmp_path, **TINY,
+                        variation=ClipVariation(transpose=1))

@@ -8,7 +8,13 @@ and never download anything.
 from ._audio_folder import AUDIO_EXTENSIONS, load_audio_folder, official_splits
 from ._ballroom import load_ballroom
 from ._base import get_data_home
-from ._corpus import INSTRUMENT_POOL, render_score_corpus, score_catalogue
+from ._corpus import (
+    GENRE_INSTRUMENTS,
+    INSTRUMENT_POOL,
+    ClipVariation,
+    render_score_corpus,
+    score_catalogue,
+)
 from ._fma import load_fma, read_fma_tracks
 from ._gtzan import load_gtzan
 from ._mtg import (
@@ -18,13 +24,17 @@ from ._mtg import (
     read_mtg_tsv,
     warn_group_overlap,
 )
+from ._soundfonts import installed_soundfonts
 from ._time_major import to_time_major
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "ClipVariation",
+    "GENRE_INSTRUMENTS",
     "INSTRUMENT_POOL",
     "LazyMelList",
     "get_data_home",
+    "installed_soundfonts",
     "load_audio_folder",
     "load_ballroom",
     "load_fma",

@@ -2,22 +2,64 @@
 
 Classes come from real metadata, never invented: the dance type in the ABC rhythm
 field (``R:``) of Ryan's Mammoth Collection (1883), plus two polyphonic styles,
-J. S. Bach's four-part chorales and Palestrina's mass movements. Each clip is
-rendered with a General-MIDI soundfont (pretty_midi's TimGM6mb) by tinysoundfont,
-then turned into a mel-spectrogram with the MTG-Jamendo recipe
-(:func:`sklearn_genre.audio.mel_spectrogram`).
+J. S. Bach's four-part chorales and Palestrina's mass movements (:mod:`._scores`).
+Each clip is rendered with a General-MIDI soundfont by tinysoundfont
+(:mod:`._soundfonts`), optionally through recording and mix effects
+(:mod:`sklearn_genre.effects`), then turned into a mel-spectrogram with the MTG-Jamendo
+recipe (:func:`sklearn_genre.audio.mel_spectrogram`).
+
+Instrumentation
+---------------
+``instrumentation="shared"`` draws every clip's instrument from one pool shared by all
+classes (:data:`INSTRUMENT_POOL`), so only rhythm, melody and texture tell classes
+apart. ``instrumentation="genre"`` draws it from a distribution typical of the class
+(:data:`GENRE_INSTRUMENTS`, weights in parentheses), as real genres differ in timbre too;
+the tables overlap so that no instrument identifies a class alone (every instrument
+belongs to at least two classes):
+
+=============  ==============================================================================
+class          General-MIDI programs (weight)
+=============  ==============================================================================
+reel           fiddle 110 (5), flute 73 (3), accordion 21 (3), whistle 78 (2), banjo 105 (2),
+               violin 40 (2), bagpipe 109 (1), piano 0 (1), nylon guitar 24 (1), steel guitar
+               25 (1), harmonica 22 (1), harp 46 (1)
+jig            fiddle (4), flute (3), whistle (3), accordion (2), steel guitar (2), violin (2),
+               piano (1), nylon guitar (1), banjo (1), bagpipe (1), harp (1)
+slip jig       as jig
+hornpipe       fiddle (4), accordion (3), flute (2), violin (2), piano (2), whistle (1),
+               banjo (1), harmonica (1), steel guitar (1), bagpipe (1), harp (1)
+clog           fiddle (4), banjo (2), harmonica (2), accordion (2), violin (2), steel guitar
+               (2), piano (1), flute (1), clarinet 71 (1)
+strathspey     fiddle (5), bagpipe (3), accordion (2), piano (2), violin (2), flute (1),
+               harp (1), nylon guitar (1)
+chorale        church organ 19 (6), choir aahs 52 (4), string ensemble 48 (3), voice oohs 53
+               (2), strings 2 49 (2), brass section 61 (2), piano (2), trombone 57 (1),
+               harpsichord 6 (1), reed organ 20 (1), oboe 68 (1), flute (1), violin (1),
+               cello 42 (1), recorder 74 (1), nylon guitar (1), clarinet (1), accordion (1)
+palestrina     choir aahs (6), voice oohs (4), church organ (3), recorder (3), string
+               ensemble (2), trombone (2), strings 2 (1), reed organ (1), cello (1), brass
+               section (1), oboe (1), harp (1), harpsichord (1), flute (1), piano (1)
+=============  ==============================================================================
+
+Variations
+----------
+:class:`ClipVariation` renders the same planned clips (same pieces, starts, dynamics,
+instruments, soundfonts and effects) with one thing changed: tempo, transposition, added
+noise at a given SNR, an EQ tilt, a soundfont or an instrument pool. The plan is drawn
+before the variation is applied, so ``render_score_corpus(..., variation=v)`` returns the
+clips of ``render_score_corpus(...)`` changed by ``v``, and ``pieces=`` selects some of
+them (a test set) without rendering the others.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
+import math
 import sys
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -28,10 +70,31 @@ from sklearn.utils import Bunch, check_random_state
 from .._jobs import own_workers
 from .._progress import progress, shows_progress
 from ..audio import FRAME_RATE, HOP_LENGTH, N_MELS, SAMPLE_RATE, mel_spectrogram
+from ..effects import ClipEffects, EffectRanges, add_noise, apply_effects, equalize, limit_peak
 from ..exceptions import DataFileError
 from ._base import atomic_save_npy, get_data_home
+from ._scores import (  # noqa: F401 - re-exported for the benchmarks and tests
+    DANCE_METRES,
+    MIN_PIECES,
+    abc_mode,
+    default_classes,
+    events_cache_dir,
+    metre_family,
+    note_events,
+    parse_note_events,
+    piece_tags,
+    score_catalogue,
+)
+from ._soundfonts import (
+    bundled_soundfont,
+    loaded_soundfont,
+    resolve_soundfonts,
+    soundfont_identity,
+    synthesize_events,
+)
 
-__all__ = ["render_score_corpus", "score_catalogue", "INSTRUMENT_POOL", "DANCE_METRES"]
+__all__ = ["render_score_corpus", "score_catalogue", "ClipVariation", "INSTRUMENT_POOL",
+           "GENRE_INSTRUMENTS", "DANCE_METRES"]
 
 CORPUS_VERSION = 2  # 2: mels in the dataset's scale (20 log10 power), Essentia frame count
 RENDER_RATE = 24000
@@ -55,18 +118,33 @@ INSTRUMENT_POOL = {
     73: "flute",
 }
 
-_DUPLE = frozenset({"2/4", "4/4", "C", "C|", "2/2"})
-#: Metres consistent with each dance type; a tune whose ``M:`` contradicts its ``R:``
-#: is dropped (and counted in ``DESCR``).
-DANCE_METRES = {
-    "reel": _DUPLE,
-    "hornpipe": _DUPLE,
-    "clog": _DUPLE,
-    "strathspey": _DUPLE,
-    "jig": frozenset({"6/8", "12/8"}),
-    "slip jig": frozenset({"9/8"}),
+#: Names of the General-MIDI programs the corpus uses.
+PROGRAM_NAMES = {
+    **INSTRUMENT_POOL,
+    20: "reed organ", 22: "harmonica", 25: "steel guitar", 46: "harp", 49: "strings 2",
+    52: "choir aahs", 53: "voice oohs", 57: "trombone", 61: "brass section", 74: "recorder",
+    78: "whistle", 105: "banjo", 109: "bagpipe", 110: "fiddle",
 }
-_RHYTHM_ALIASES = {"slipjig": "slip jig"}
+
+_JIG = {110: 4, 73: 3, 78: 3, 21: 2, 25: 2, 40: 2, 0: 1, 24: 1, 105: 1, 109: 1, 46: 1}
+#: Class-typical instruments of ``instrumentation="genre"``: General-MIDI program ->
+#: relative weight (table in the module docstring). Tables overlap: every program
+#: belongs to at least two classes.
+GENRE_INSTRUMENTS = {
+    "reel": {110: 5, 73: 3, 21: 3, 78: 2, 105: 2, 40: 2, 109: 1, 0: 1, 24: 1, 25: 1, 22: 1,
+             46: 1},
+    "jig": _JIG,
+    "slip jig": dict(_JIG),
+    "hornpipe": {110: 4, 21: 3, 73: 2, 40: 2, 0: 2, 78: 1, 105: 1, 22: 1, 25: 1, 109: 1,
+                 46: 1},
+    "clog": {110: 4, 105: 2, 22: 2, 21: 2, 40: 2, 25: 2, 0: 1, 73: 1, 71: 1},
+    "strathspey": {110: 5, 109: 3, 21: 2, 0: 2, 40: 2, 73: 1, 46: 1, 24: 1},
+    "chorale": {19: 6, 52: 4, 48: 3, 53: 2, 49: 2, 61: 2, 0: 2, 57: 1, 6: 1, 20: 1, 68: 1,
+                73: 1, 40: 1, 42: 1, 74: 1, 24: 1, 71: 1, 21: 1},
+    "palestrina": {52: 6, 53: 4, 19: 3, 74: 3, 48: 2, 57: 2, 49: 1, 20: 1, 42: 1, 61: 1,
+                   68: 1, 46: 1, 6: 1, 73: 1, 0: 1},
+}
+INSTRUMENTATIONS = ("shared", "genre")
 
 #: Typical duration in seconds of the most common note value of each class; the
 #: tempo of a clip is set so that the piece's median note lasts about this long
@@ -82,149 +160,73 @@ NOTE_SECONDS = {
     "palestrina": 0.55,
 }
 TEMPO_JITTER = 0.08
-MIN_PIECES = 30
+
+# Per-clip random streams of the draws beyond the main plan (soundfont, effects,
+# variations): seeded by the clip's velocity seed, so adding one never moves
+# the pieces, instruments, tempi or starts drawn from the main stream.
+_SOUNDFONT_STREAM, _EFFECTS_STREAM, _PROGRAM_STREAM, _NOISE_STREAM = 1, 2, 3, 4
 
 
-def _ryans_dir() -> Path:
-    import music21
+@dataclass(frozen=True)
+class ClipVariation:
+    """One change applied to every planned clip, the rest of the plan kept.
 
-    return Path(music21.__file__).parent / "corpus" / "ryansMammoth"
-
-
-def _header(text: str, field: str):
-    match = re.search(rf"^{field}:\s*(.*?)\s*$", text, re.M)
-    return match.group(1) if match else None
-
-
-_METRE_FAMILIES = {
-    "duple": {"2/4", "4/4", "C", "C|", "2/2", "4/2"},
-    "compound": {"6/8", "9/8", "12/8", "6/4"},
-    "triple": {"3/4", "3/2", "3/8"},
-}
-
-
-def metre_family(metre) -> str | None:
-    """``"duple"``, ``"compound"`` or ``"triple"`` for a time signature, else None."""
-    for family, metres in _METRE_FAMILIES.items():
-        if metre in metres:
-            return family
-    return None
-
-
-def abc_mode(key) -> str | None:
-    """Mode of an ABC ``K:`` field: ``"major"``, ``"minor"`` or ``"modal"``."""
-    if not key:
-        return None
-    match = re.match(r"^\s*[A-Ga-g][#b]?\s*([A-Za-z]*)", key)
-    if not match:
-        return None
-    mode = match.group(1).lower()
-    if mode in ("", "maj", "major", "ion", "ionian"):
-        return "major"
-    if mode in ("m", "min", "minor", "aeo", "aeolian"):
-        return "minor"
-    if mode[:3] in ("dor", "mix", "lyd", "phr", "loc"):
-        return "modal"
-    return None
-
-
-def _musicxml_header(path: Path):
-    """(metre, mode) from a MusicXML (.mxl/.xml) or Humdrum file, without parsing the score."""
-    import zipfile
-
-    if path.suffix == ".krn":
-        return _humdrum_metre(path), None
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            name = next(n for n in archive.namelist()
-                        if n.endswith((".xml", ".musicxml")) and not n.startswith("META"))
-            xml = archive.read(name).decode("utf-8", "replace")
-    else:
-        xml = path.read_text(encoding="utf-8", errors="replace")
-    beats = re.search(r"<beats>(\d+)</beats>\s*<beat-type>(\d+)</beat-type>", xml)
-    mode = re.search(r"<mode>(\w+)</mode>", xml)
-    return (f"{beats.group(1)}/{beats.group(2)}" if beats else None,
-            mode.group(1).lower() if mode and mode.group(1).lower() in ("major", "minor")
-            else None)
-
-
-def _humdrum_metre(path: Path):
-    match = re.search(r"^\*M(\d+/\d+)", path.read_text(encoding="latin-1"), re.M)
-    return match.group(1) if match else None
-
-
-def piece_tags(row) -> tuple:
-    """Multi-label tags of a catalogue row: style, metre family, mode, texture."""
-    tags = [row["label"], metre_family(row["metre"]), row.get("mode"), row["texture"]]
-    return tuple(t for t in tags if isinstance(t, str) and t)
-
-
-@functools.lru_cache(maxsize=1)
-def _catalogue() -> pd.DataFrame:
-    rows = []
-    for path in sorted(_ryans_dir().glob("*.abc")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        rhythm = (_header(text, "R") or "").strip().lower()
-        rhythm = _RHYTHM_ALIASES.get(rhythm, rhythm)
-        metre = _header(text, "M")
-        status = "ok"
-        if rhythm not in DANCE_METRES:
-            status = f"rhythm {rhythm or 'missing'!r} not a corpus class"
-        elif metre not in DANCE_METRES[rhythm]:
-            status = f"metre {metre} contradicts R: {rhythm}"
-        key = _header(text, "K")
-        rows.append({
-            "piece_id": f"ryans/{path.stem}", "label": rhythm or None, "source": "ryansMammoth",
-            "title": _header(text, "T"), "metre": metre, "key": key, "mode": abc_mode(key),
-            "texture": "monophonic", "status": status, "location": str(path),
-        })
-    from music21 import corpus
-    from music21.corpus import chorales
-
-    for name in chorales.Iterator(returnType="filename"):
-        try:
-            work = corpus.getWork(name)
-            work = work[0] if isinstance(work, list) else work
-            metre, mode = _musicxml_header(Path(work))
-        except (StopIteration, OSError, KeyError, ValueError, IndexError):
-            metre, mode = None, None
-        rows.append({"piece_id": name, "label": "chorale", "source": "bach chorales",
-                     "title": name, "metre": metre, "key": None, "mode": mode,
-                     "texture": "polyphonic", "status": "ok", "location": name})
-    for path in sorted(corpus.getComposer("palestrina")):
-        # Humdrum key tokens here do not encode the (modal) mode: no mode tag
-        rows.append({"piece_id": f"palestrina/{path.stem}", "label": "palestrina",
-                     "source": "palestrina", "title": path.stem,
-                     "metre": _humdrum_metre(Path(path)), "key": None, "mode": None,
-                     "texture": "polyphonic", "status": "ok", "location": str(path)})
-    catalogue = pd.DataFrame(rows)
-    catalogue["tags"] = [piece_tags(row) for _, row in catalogue.iterrows()]
-    return catalogue
-
-
-def score_catalogue() -> pd.DataFrame:
-    """Return the catalogue of pieces the corpus can draw from, with their metadata.
-
-    Returns
-    -------
-    catalogue : pandas.DataFrame
-        One row per piece: ``piece_id``, ``label``, ``source``, ``title``, ``metre``,
-        ``key``, ``mode``, ``texture``, ``tags`` (the multi-label tags: style, metre
-        family, mode, texture) and ``status`` (``"ok"``, or why the piece is left out,
-        e.g. a metre that contradicts the dance type).
+    Attributes
+    ----------
+    tempo : float, default=1.0
+        Playback speed factor: 1.08 plays 8 % faster, 0.85 15 % slower.
+    transpose : int, default=0
+        Semitones added to every pitch (-24 to 24).
+    snr_db : float or None, default=None
+        White noise added last (after any effects), at this signal-to-noise ratio over
+        the clip, in the analysed band (0-6 kHz at 12 kHz).
+    tilt_db_per_octave : float, default=0.0
+        An EQ tilt around 1 kHz, after any effects (:func:`sklearn_genre.effects.equalize`).
+    soundfont : str or None, default=None
+        Render every clip with this soundfont file.
+    instruments : tuple of int or None, default=None
+        Redraw every clip's General-MIDI program from these (with
+        ``instrumentation="genre"``, from the class's table restricted to them).
     """
-    return _catalogue().copy()
 
+    tempo: float = 1.0
+    transpose: int = 0
+    snr_db: float | None = None
+    tilt_db_per_octave: float = 0.0
+    soundfont: str | None = None
+    instruments: tuple | None = None
 
-def default_classes(catalogue: pd.DataFrame) -> list[str]:
-    """Classes with at least ``MIN_PIECES`` usable pieces, sorted."""
-    counts = catalogue[catalogue.status == "ok"].label.value_counts()
-    return sorted(counts[counts >= MIN_PIECES].index)
+    def __post_init__(self):
+        if not (isinstance(self.tempo, int | float) and 0.25 <= self.tempo <= 4):
+            raise ValueError(f"ClipVariation.tempo must be a speed factor in [0.25, 4], "
+                             f"got {self.tempo!r}.")
+        if not isinstance(self.transpose, int | np.integer) or abs(self.transpose) > 24:
+            raise ValueError(f"ClipVariation.transpose must be an integer number of "
+                             f"semitones in [-24, 24], got {self.transpose!r}.")
+        if self.snr_db is not None and not (isinstance(self.snr_db, int | float)
+                                            and math.isfinite(self.snr_db)):
+            raise ValueError(f"ClipVariation.snr_db must be a finite number of dB or None, "
+                             f"got {self.snr_db!r}.")
+        if not (isinstance(self.tilt_db_per_octave, int | float)
+                and abs(self.tilt_db_per_octave) <= 6):
+            raise ValueError(f"ClipVariation.tilt_db_per_octave must be in [-6, 6] dB per "
+                             f"octave, got {self.tilt_db_per_octave!r}.")
+        if self.instruments is not None:
+            programs = tuple(int(p) for p in self.instruments)
+            if not programs or any(not 0 <= p < 128 for p in programs):
+                raise ValueError(f"ClipVariation.instruments must be General-MIDI programs "
+                                 f"0-127, got {self.instruments!r}.")
+            object.__setattr__(self, "instruments", programs)
+        object.__setattr__(self, "transpose", int(self.transpose))
 
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """Everything that determines one rendered clip."""
+    """Everything that determines one rendered clip.
+
+    At their defaults, the fields after ``clip_seconds`` change neither the clip nor its
+    cache key: clips without soundfonts, effects or variations share their entries.
+    """
 
     label: str
     piece_id: str
@@ -234,16 +236,37 @@ class ClipPlan:
     start_fraction: float
     velocity_seed: int
     clip_seconds: float
+    soundfont: str | None = None  # None: the bundled TimGM6mb
+    transposition: int = 0  # semitones
+    effects: ClipEffects | None = None
+    snr_db: float | None = None
+    tilt_db_per_octave: float = 0.0
 
     def key(self, versions: dict) -> str:
-        payload = json.dumps({**asdict(self), "versions": versions,
+        """The clip's cache key: every field that changes it, package versions."""
+        payload = asdict(self)
+        for field in fields(self)[8:]:
+            if payload[field.name] == field.default:
+                del payload[field.name]
+        if "soundfont" in payload:
+            payload["soundfont"] = soundfont_identity(self.soundfont)
+        versions = dict(versions)
+        if self.effects is not None or self.snr_db is not None or self.tilt_db_per_octave:
+            versions.update(_versions(("numpy", "scipy")))
+        payload = json.dumps({**payload, "versions": versions,
                               "corpus_version": CORPUS_VERSION}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
+    @property
+    def processed(self) -> bool:
+        """Whether the clip goes through effects, noise or EQ after synthesis."""
+        return self.effects is not None or self.snr_db is not None or \
+            self.tilt_db_per_octave != 0
 
-def _versions() -> dict:
+
+def _versions(dists=("music21", "tinysoundfont", "librosa", "pretty_midi")) -> dict:
     out = {}
-    for dist in ("music21", "tinysoundfont", "librosa", "pretty_midi"):
+    for dist in dists:
         try:
             out[dist] = importlib_metadata.version(dist)
         except importlib_metadata.PackageNotFoundError:
@@ -252,81 +275,27 @@ def _versions() -> dict:
 
 
 def _soundfont() -> str:
-    import pretty_midi
-
-    return str(Path(pretty_midi.__file__).parent / "TimGM6mb.sf2")
+    return bundled_soundfont()
 
 
 def _note_events(location: str):
     """Parse a score and return (offset_ql, duration_ql, midi_pitch) for every note."""
-    from music21 import converter, corpus
+    return parse_note_events(location)
 
-    path = Path(location)
-    score = converter.parse(path) if path.is_file() else corpus.parse(location)
-    score = score.stripTies()
-    events = []
-    for element in score.flatten().notes:
-        duration = float(element.quarterLength)
-        if duration <= 0:  # grace notes
-            continue
-        pitches = element.pitches if element.isChord else [element.pitch]
-        for pitch in pitches:
-            events.append((float(element.offset), duration, int(pitch.midi)))
-    if not events:
-        raise ValueError("the score has no notes")
-    return np.array(events, dtype=np.float64)
+
+def _seconds_per_ql(events: np.ndarray, plan: ClipPlan) -> float:
+    median_ql = float(np.median(events[:, 1]))
+    return NOTE_SECONDS[plan.label] / median_ql * plan.tempo_factor
 
 
 def _synthesize(events: np.ndarray, plan: ClipPlan) -> np.ndarray:
     """Render note events to a mono waveform at RENDER_RATE, looping the piece."""
-    import tinysoundfont
-
-    median_ql = float(np.median(events[:, 1]))
-    seconds_per_ql = NOTE_SECONDS[plan.label] / median_ql * plan.tempo_factor
     piece_ql = float((events[:, 0] + events[:, 1]).max())
-    start_ql = plan.start_fraction * piece_ql
-    rng = np.random.default_rng(plan.velocity_seed)
-    seconds = plan.clip_seconds
-    messages = []
-    n_loops = int(np.ceil((seconds / seconds_per_ql + start_ql) / piece_ql)) + 1
-    for loop in range(n_loops):
-        onset = (events[:, 0] + loop * piece_ql - start_ql) * seconds_per_ql
-        offset = onset + events[:, 1] * seconds_per_ql * 0.95
-        velocity = np.clip(rng.normal(85, 8, len(events)), 40, 127).astype(int)
-        keep = (onset >= 0) & (onset < seconds)
-        for t_on, t_off, pitch, vel in zip(onset[keep], offset[keep], events[keep, 2],
-                                           velocity[keep]):
-            messages.append((t_on, 1, int(pitch), int(vel)))
-            messages.append((min(t_off, seconds), 0, int(pitch), 0))
-    # note-offs before note-ons at the same time, so repeated notes re-strike
-    messages.sort(key=lambda m: (m[0], m[1]))
-    synth = tinysoundfont.Synth(samplerate=RENDER_RATE)
-    sfid = synth.sfload(_soundfont())
-    synth.program_select(0, sfid, 0, plan.program)
-    n_total = int(round(seconds * RENDER_RATE))
-    out = np.zeros(n_total, dtype=np.float32)
-    position = 0
-    for time_s, is_on, pitch, velocity in messages:
-        target = min(int(round(time_s * RENDER_RATE)), n_total)
-        if target > position:
-            block = np.frombuffer(synth.generate(target - position), dtype=np.float32)
-            out[position:target] = block.reshape(-1, 2).mean(axis=1)
-            position = target
-        if is_on:
-            synth.noteon(0, pitch, velocity)
-        else:
-            synth.noteoff(0, pitch)
-    if position < n_total:
-        block = np.frombuffer(synth.generate(n_total - position), dtype=np.float32)
-        out[position:] = block.reshape(-1, 2).mean(axis=1)
-    rms = float(np.sqrt(np.mean(np.square(out))))
-    if rms < 1e-6:
-        raise ValueError("the rendering is silent")
-    out *= 0.1 / rms  # loudness normalized to -20 dBFS RMS
-    peak = float(np.abs(out).max())
-    if peak > 0.99:
-        out *= 0.99 / peak
-    return out
+    return synthesize_events(
+        events, program=plan.program, soundfont=plan.soundfont or bundled_soundfont(),
+        seconds_per_ql=_seconds_per_ql(events, plan), start_ql=plan.start_fraction * piece_ql,
+        clip_seconds=plan.clip_seconds, velocity_seed=plan.velocity_seed,
+        transpose=plan.transposition, sample_rate=RENDER_RATE)
 
 
 def expected_frames(clip_seconds: float) -> int:
@@ -334,36 +303,98 @@ def expected_frames(clip_seconds: float) -> int:
     return int(np.ceil(int(round(clip_seconds * SAMPLE_RATE)) / HOP_LENGTH)) + 1
 
 
-def render_clip(plan: ClipPlan) -> np.ndarray:
-    """Render one clip to a mel-spectrogram (96, n_frames) in dB."""
-    events = _note_events(plan.location)
+def render_waveform(plan: ClipPlan, events_dir=None) -> tuple[np.ndarray, int]:
+    """Render one clip to a waveform: ``(samples, sample_rate)``.
+
+    Clean clips stay at the render rate (24 kHz). Clips with effects, noise or EQ are
+    resampled to the mel recipe's 12 kHz first, so that noise and EQ act on the band
+    the mel-spectrogram sees.
+    """
+    events = note_events(plan.piece_id, plan.location, events_dir)
     waveform = _synthesize(events, plan)
-    return mel_spectrogram(waveform, RENDER_RATE)
+    if not plan.processed:
+        return waveform, RENDER_RATE
+    import librosa
+
+    # the resampling mel_spectrogram would do, done before the effects
+    y = librosa.resample(waveform, orig_sr=RENDER_RATE, target_sr=SAMPLE_RATE,
+                         res_type="soxr_hq")
+    if plan.effects is not None:
+        y = apply_effects(y, SAMPLE_RATE, plan.effects)
+    if plan.tilt_db_per_octave:
+        y = equalize(y, SAMPLE_RATE, tilt_db_per_octave=plan.tilt_db_per_octave)
+    if plan.snr_db is not None:
+        rng = np.random.default_rng([plan.velocity_seed, _NOISE_STREAM])
+        y = add_noise(y, plan.snr_db, rng=rng)
+    return limit_peak(y), SAMPLE_RATE
 
 
-def _cached_clip(plan: ClipPlan, cache_dir: Path, versions: dict):
-    """Return (mel, error, rebuilt_corrupt) for one clip, from the cache or rendered."""
-    path = cache_dir / f"{plan.key(versions)}.npy"
-    n_frames = expected_frames(plan.clip_seconds)
-    corrupt = False
-    if path.exists():
-        try:
-            mel = np.load(path, allow_pickle=False)
-            if mel.shape == (N_MELS, n_frames) and mel.dtype == np.float32 and \
-                    np.isfinite(mel).all():
-                return mel, None, False
-        except (ValueError, OSError, EOFError):
-            pass
-        corrupt = True
+def render_clip(plan: ClipPlan, events_dir=None) -> np.ndarray:
+    """Render one clip to a mel-spectrogram (96, n_frames) in dB."""
+    return mel_spectrogram(*render_waveform(plan, events_dir))
+
+
+def _read_cached(path: Path, n_frames: int):
+    """Return (mel or None, corrupt) for one cache entry."""
+    if not path.exists():
+        return None, False
     try:
-        mel = render_clip(plan)
+        mel = np.load(path, allow_pickle=False)
+        if mel.shape == (N_MELS, n_frames) and mel.dtype == np.float32 and \
+                np.isfinite(mel).all():
+            return mel, False
+    except (ValueError, OSError, EOFError):
+        pass
+    return None, True
+
+
+def _render_and_cache(plan: ClipPlan, key: str, cache_dir: Path, events_dir: Path,
+                      preload=()):
+    """Return (mel, error) for one clip, rendered and written to the cache."""
+    # Every soundfont of the call is loaded by a worker's first task: loky measures a
+    # worker's memory after its first task and replaces one that grows 300 MB past it,
+    # which loading a large soundfont later would do.
+    for path in preload:
+        loaded_soundfont(path)
+    try:
+        mel = render_clip(plan, events_dir)
     except Exception as exc:  # noqa: BLE001 - reported per piece, never silently
-        return None, f"{type(exc).__name__}: {exc}", corrupt
-    atomic_save_npy(path, mel)
-    return mel, None, corrupt
+        return None, f"{type(exc).__name__}: {exc}"
+    atomic_save_npy(cache_dir / f"{key}.npy", mel)
+    return mel, None
 
 
-def _plan(catalogue, classes, n_per_class, clip_seconds, instruments, rng):
+def _weighted_choice(rng, table: dict) -> int:
+    """One program from a weighted table, with exactly one uniform draw from ``rng``."""
+    programs = list(table)
+    cumulative = np.cumsum([table[p] for p in programs], dtype=np.float64)
+    return int(programs[int(np.searchsorted(cumulative / cumulative[-1], rng.random(),
+                                            side="right"))])
+
+
+def _class_tables(classes, instrumentation, instruments) -> dict:
+    """The program table (program -> weight) each class draws from."""
+    if instrumentation == "shared":
+        pool = list(INSTRUMENT_POOL) if instruments is None else [int(p) for p in instruments]
+        return {label: dict.fromkeys(pool, 1) for label in classes}
+    tables = {}
+    for label in classes:
+        table = GENRE_INSTRUMENTS.get(label)
+        if table is None:
+            raise ValueError(f"instrumentation='genre' has no instrument table for class "
+                             f"{label!r}; tables: {sorted(GENRE_INSTRUMENTS)}.")
+        if instruments is not None:
+            table = {p: w for p, w in table.items() if p in set(instruments)}
+            if not table:
+                raise ValueError(
+                    f"instruments={sorted(instruments)} leaves class {label!r} no instrument "
+                    f"of its table {sorted(GENRE_INSTRUMENTS[label])} "
+                    "(instrumentation='genre').")
+        tables[label] = table
+    return tables
+
+
+def _plan(catalogue, classes, n_per_class, clip_seconds, tables, shared_pool, rng):
     plans = {}
     for label in classes:
         pieces = catalogue[(catalogue.label == label) & (catalogue.status == "ok")]
@@ -377,14 +408,63 @@ def _plan(catalogue, classes, n_per_class, clip_seconds, instruments, rng):
         class_plans = []
         for i in range(n_per_class):
             row = rows[i % len(rows)]
+            # the shared pool as given (a program listed twice is drawn twice as often)
+            program = (int(rng.choice(shared_pool)) if shared_pool is not None
+                       else _weighted_choice(rng, tables[label]))
             class_plans.append(ClipPlan(
                 label=label, piece_id=row.piece_id, location=row.location,
-                program=int(rng.choice(instruments)),
+                program=program,
                 tempo_factor=float(rng.uniform(1 - TEMPO_JITTER, 1 + TEMPO_JITTER)),
                 start_fraction=float(rng.uniform(0, 1)),
                 velocity_seed=int(rng.integers(2**31)), clip_seconds=float(clip_seconds)))
         plans[label] = (class_plans, rows)
     return plans
+
+
+def _stream(plan: ClipPlan, stream: int):
+    return np.random.default_rng([plan.velocity_seed, stream])
+
+
+def _dress(plan: ClipPlan, fonts: list[str], ranges) -> ClipPlan:
+    """Add the soundfont and effects drawn for a planned clip."""
+    changes = {}
+    if fonts != [bundled_soundfont()]:
+        font = fonts[int(_stream(plan, _SOUNDFONT_STREAM).integers(len(fonts)))]
+        changes["soundfont"] = _font_field(font)
+    if ranges is not None:
+        changes["effects"] = ranges.draw(_stream(plan, _EFFECTS_STREAM))
+    return replace(plan, **changes) if changes else plan
+
+
+def _font_field(path: str) -> str | None:
+    """None for the bundled soundfont (its clips share the default cache entries)."""
+    return None if Path(path).resolve() == Path(bundled_soundfont()).resolve() else str(path)
+
+
+def _vary(plan: ClipPlan, variation: ClipVariation, tables, instrumentation) -> ClipPlan:
+    changes = {}
+    if variation.tempo != 1:
+        changes["tempo_factor"] = plan.tempo_factor / variation.tempo
+    if variation.transpose:
+        changes["transposition"] = plan.transposition + variation.transpose
+    if variation.snr_db is not None:
+        changes["snr_db"] = float(variation.snr_db)
+    if variation.tilt_db_per_octave:
+        changes["tilt_db_per_octave"] = float(variation.tilt_db_per_octave)
+    if variation.soundfont is not None:
+        changes["soundfont"] = _font_field(variation.soundfont)
+    if variation.instruments is not None:
+        changes["program"] = _weighted_choice(_stream(plan, _PROGRAM_STREAM),
+                                              tables[plan.label])
+    return replace(plan, **changes) if changes else plan
+
+
+def _check_effects(effects):
+    if effects is None or isinstance(effects, EffectRanges):
+        return effects
+    if isinstance(effects, str) and effects == "random":
+        return EffectRanges()
+    raise ValueError(f"effects must be None, 'random' or an EffectRanges, got {effects!r}.")
 
 
 def render_score_corpus(
@@ -393,6 +473,11 @@ def render_score_corpus(
     n_per_class: int = 60,
     clip_seconds: float = 30.0,
     instruments=None,
+    instrumentation: str = "shared",
+    soundfonts=None,
+    effects=None,
+    variation: ClipVariation | None = None,
+    pieces=None,
     data_home=None,
     n_jobs=None,
     random_state=0,
@@ -412,16 +497,46 @@ def render_score_corpus(
     clip_seconds : float, default=30.0
         Length of every clip.
     instruments : list of int or None, default=None
-        General-MIDI programs to draw from (one per clip); None is ``INSTRUMENT_POOL``,
-        shared by all classes.
+        General-MIDI programs to draw from. With ``instrumentation="shared"``, the one
+        pool of every class (None is :data:`INSTRUMENT_POOL`); with ``"genre"``, each
+        class's table is restricted to these programs (None keeps the whole tables).
+    instrumentation : {"shared", "genre"}, default="shared"
+        ``"shared"``: one pool for every class, drawn uniformly, so timbre says nothing
+        about the class. ``"genre"``: class-typical, overlapping weighted tables
+        (:data:`GENRE_INSTRUMENTS`, listed in the module's documentation).
+    soundfonts : None, "installed" or list of path-like, default=None
+        None renders with pretty_midi's bundled TimGM6mb. A list: each clip's soundfont
+        is drawn from it (seeded, uniformly); each file must define the General-MIDI
+        programs the clips may use, else a ``ValueError`` names it. ``"installed"``: the
+        bundled one plus the General-MIDI soundfonts found in ``/usr/share/sounds/sf2``,
+        ``/usr/share/sounds/sf3`` and ``/usr/share/soundfonts`` (Debian packages
+        ``fluid-soundfont-gm``, ``opl3-soundfont``, ``csound-soundfont``,
+        ``fluidr3mono-gm-soundfont``, ``musescore-general-soundfont-small``); when none is
+        installed, a ``UserWarning`` says so and the bundled one is used alone.
+    effects : None, "random" or EffectRanges, default=None
+        Per-clip recording and mix effects (reverb, EQ, compression, noise, loudness),
+        drawn from :class:`sklearn_genre.effects.EffectRanges` (``"random"``: its
+        defaults). None renders clean clips at -20 dBFS RMS.
+    variation : ClipVariation or None, default=None
+        A change applied to every planned clip, the plan kept (same pieces, starts,
+        dynamics, instruments, soundfonts, effects): tempo, transposition, noise at a
+        given SNR, EQ tilt, soundfont, instrument pool.
+    pieces : collection of str or None, default=None
+        Render only the planned clips of these pieces (``groups`` values), for example a
+        test set under a variation: the plan is drawn for the whole corpus first, so
+        they are the same clips as in the whole corpus, with the same ``track_ids``. A
+        piece that fails to render is replaced by another piece of the collection.
     data_home : str or path-like or None
         Cache folder (see :func:`sklearn_genre.datasets.get_data_home`). Clips are
-        cached one file each, keyed by everything that changes them (plan, package
-        versions), written atomically; a corrupt entry is detected and re-rendered.
+        cached one file each, keyed by everything that changes them (plan, soundfont
+        content, effects, variation, package versions), written atomically; a corrupt
+        entry is detected and re-rendered. The notes of each score are cached too, so
+        a piece is parsed once.
     n_jobs : int or None, default=None
         Parallel rendering processes (joblib); None is 1, -1 is all cores.
     random_state : int, default=0
-        Seeds the choice of pieces, instruments, tempi, start points and dynamics.
+        Seeds the choice of pieces, instruments, tempi, start points, dynamics,
+        soundfonts and effects.
     verbose : bool or None, default=True
         Print what is rendered and show a progress bar on standard error (None: only
         on a terminal); False is silent.
@@ -437,17 +552,25 @@ def render_score_corpus(
         MusicXML, texture ``monophonic``/``polyphonic``);
         ``groups``: piece id of every clip, for group-disjoint splits;
         ``track_ids``; ``instruments``: the General-MIDI program of every clip;
-        ``frame_rate`` (46.875); ``metadata``: a DataFrame of every clip's plan;
+        ``soundfonts``: the soundfont file name of every clip;
+        ``frame_rate`` (46.875); ``metadata``: a DataFrame of every clip's plan
+        (with ``soundfont``, ``transposition``, ``snr_db``, ``tilt_db_per_octave`` and,
+        with effects, one ``effects.<name>`` column per effect value);
+        ``variation``: the ClipVariation or None;
         ``failures``: pieces that failed to render (replaced by other pieces of
         their class); ``DESCR``.
 
     Examples
     --------
-    >>> from sklearn_genre.datasets import render_score_corpus
+    >>> from sklearn_genre.datasets import ClipVariation, render_score_corpus
     >>> corpus = render_score_corpus(classes=["jig", "reel"], n_per_class=2,
     ...                              clip_seconds=5.0, verbose=False)  # doctest: +SKIP
     >>> corpus.data[0].shape, sorted(set(corpus.target))  # doctest: +SKIP
     ((96, 236), ['jig', 'reel'])
+    >>> noisy = render_score_corpus(classes=["jig", "reel"], n_per_class=2,
+    ...                             clip_seconds=5.0, instrumentation="genre",
+    ...                             effects="random", variation=ClipVariation(snr_db=10),
+    ...                             verbose=False)  # doctest: +SKIP
     """
     from joblib import Parallel, delayed
 
@@ -455,43 +578,102 @@ def render_score_corpus(
         raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}.")
     if not clip_seconds > 0:
         raise ValueError(f"clip_seconds must be positive, got {clip_seconds!r}.")
+    if instrumentation not in INSTRUMENTATIONS:
+        raise ValueError(f"instrumentation must be one of {INSTRUMENTATIONS}, got "
+                         f"{instrumentation!r}.")
+    if instruments is not None:
+        instruments = [int(p) for p in instruments]
+        if not instruments or any(not 0 <= p < 128 for p in instruments):
+            raise ValueError(f"instruments must be General-MIDI programs 0-127, got "
+                             f"{instruments}.")
+    if variation is not None and not isinstance(variation, ClipVariation):
+        raise ValueError(f"variation must be a ClipVariation or None, got {variation!r}.")
+    ranges = _check_effects(effects)
     started = time.perf_counter()
     catalogue = score_catalogue()
     if classes is None:
         classes = default_classes(catalogue)
     classes = sorted(set(classes))
-    pool = list(INSTRUMENT_POOL) if instruments is None else [int(p) for p in instruments]
-    if not pool or any(not 0 <= p < 128 for p in pool):
-        raise ValueError(f"instruments must be General-MIDI programs 0-127, got {instruments}.")
+    tables = _class_tables(classes, instrumentation, instruments)
+    programs = {p for table in tables.values() for p in table}
+    fonts = resolve_soundfonts(soundfonts, programs)
+    varied_tables = tables
+    if variation is not None and variation.instruments is not None:
+        varied_tables = _class_tables(classes, instrumentation, variation.instruments)
+    if variation is not None and variation.soundfont is not None:
+        resolve_soundfonts([variation.soundfont],
+                           {p for table in varied_tables.values() for p in table})
     rng = check_random_state(random_state)
     rng = np.random.default_rng(rng.randint(2**31))
-    plans = _plan(catalogue, classes, n_per_class, clip_seconds, pool, rng)
+    shared_pool = None
+    if instrumentation == "shared":
+        shared_pool = list(INSTRUMENT_POOL) if instruments is None else instruments
+    plans = _plan(catalogue, classes, n_per_class, clip_seconds, tables, shared_pool, rng)
+    # clip numbers of the whole corpus, kept by subsets, variations and replacements
+    numbering = {plan: i for i, plan in enumerate(sorted(
+        (p for class_plans, _ in plans.values() for p in class_plans),
+        key=lambda p: (p.label, p.piece_id, p.velocity_seed)))}
+    todo, number = [], {}
+    wanted = None if pieces is None else set(pieces)
+    for class_plans, _ in plans.values():
+        for base in class_plans:
+            if wanted is not None and base.piece_id not in wanted:
+                continue
+            plan = _dress(base, fonts, ranges)
+            if variation is not None:
+                plan = _vary(plan, variation, varied_tables, instrumentation)
+            todo.append(plan)
+            number[plan] = numbering[base]
+    if not todo:
+        raise ValueError(f"pieces: none of the {len(wanted)} given pieces is among the "
+                         f"clips drawn with these arguments (e.g. {sorted(wanted)[:3]}).")
     versions = _versions()
-    cache_dir = get_data_home(data_home) / "score_corpus" / f"v{CORPUS_VERSION}"
+    home = get_data_home(data_home)
+    cache_dir = home / "score_corpus" / f"v{CORPUS_VERSION}"
     cache_dir.mkdir(parents=True, exist_ok=True)
+    events_dir = events_cache_dir(home)
+    events_dir.mkdir(parents=True, exist_ok=True)
 
-    todo = [plan for class_plans, _ in plans.values() for plan in class_plans]
     results: dict[ClipPlan, np.ndarray] = {}
     failures: list[tuple[str, str]] = []
     n_corrupt = 0
     # replacements for pieces that fail: the class's pieces after the last one used
     spare = {label: rows[n_per_class % len(rows):] + rows[:n_per_class % len(rows)]
              for label, (_, rows) in plans.items()}
+    if wanted is not None:
+        spare = {label: [r for r in rows if r.piece_id in wanted]
+                 for label, rows in spare.items()}
     failed_pieces: set[str] = set()
     log = print if verbose or (verbose is None and shows_progress(None)) else \
         (lambda *a, **k: None)
     log(f"score corpus: {len(todo)} clips of {clip_seconds:g} s, {len(classes)} classes, "
         f"cache {cache_dir}", file=sys.stderr)
+    n_frames = expected_frames(clip_seconds)
     while todo:
-        with own_workers(n_jobs):  # the next parallel fits get fresh workers
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator")  # reads the config
-            outputs = parallel(delayed(_cached_clip)(plan, cache_dir, versions)
-                               for plan in todo)
-        retry = []
-        rendered = progress(zip(todo, outputs), total=len(todo), desc="score corpus",
-                            unit="clip", verbose=verbose)
-        for plan, (mel, error, corrupt) in rendered:
+        # cached clips are read here: workers start only for clips to render
+        outputs, pending = {}, []
+        for plan in todo:
+            key = plan.key(versions)
+            mel, corrupt = _read_cached(cache_dir / f"{key}.npy", n_frames)
             n_corrupt += corrupt
+            if mel is None:
+                pending.append((plan, key))
+            else:
+                outputs[plan] = (mel, None)
+        if pending:
+            preload = sorted({plan.soundfont or bundled_soundfont() for plan, _ in pending})
+            with own_workers(n_jobs):  # the next parallel fits get fresh workers
+                parallel = Parallel(n_jobs=n_jobs, return_as="generator")  # reads the config
+                rendered = parallel(
+                    delayed(_render_and_cache)(plan, key, cache_dir, events_dir, preload)
+                    for plan, key in pending)
+                for (plan, _), output in progress(zip(pending, rendered), total=len(pending),
+                                                  desc="score corpus", unit="clip",
+                                                  verbose=verbose):
+                    outputs[plan] = output
+        retry = []
+        for plan in todo:
+            mel, error = outputs[plan]
             if mel is not None:
                 results[plan] = mel
             else:
@@ -505,8 +687,9 @@ def render_score_corpus(
                     )
                 row = candidates[0]
                 spare[plan.label].append(spare[plan.label].pop(spare[plan.label].index(row)))
-                retry.append(ClipPlan(**{**asdict(plan), "piece_id": row.piece_id,
-                                         "location": row.location}))
+                again = replace(plan, piece_id=row.piece_id, location=row.location)
+                number[again] = number[plan]
+                retry.append(again)
         log(f"  {len(todo) - len(retry)} clips ready ({time.perf_counter() - started:.0f} s)",
             file=sys.stderr)
         todo = retry
@@ -518,19 +701,38 @@ def render_score_corpus(
         )
     if n_corrupt:
         warnings.warn(f"{n_corrupt} corrupt cache entries were re-rendered.", stacklevel=2)
+    return _bunch(results, number, catalogue, classes, clip_seconds, instrumentation, fonts,
+                  ranges, variation, failures, time.perf_counter() - started)
 
+
+def _bunch(results, number, catalogue, classes, clip_seconds, instrumentation, fonts, ranges,
+           variation, failures, seconds) -> Bunch:
     ordered = sorted(results, key=lambda p: (p.label, p.piece_id, p.velocity_seed))
     piece_tag = dict(zip(catalogue.piece_id, catalogue.tags))
-    meta = pd.DataFrame([asdict(p) for p in ordered]).drop(columns=["location"])
+    rows = []
+    for plan in ordered:
+        row = {f.name: getattr(plan, f.name) for f in fields(plan)
+               if f.name not in ("location", "effects")}
+        row["soundfont"] = Path(plan.soundfont or bundled_soundfont()).name
+        if plan.effects is not None:
+            row.update({f"effects.{k}": v for k, v in asdict(plan.effects).items()})
+        rows.append(row)
+    meta = pd.DataFrame(rows)
     meta["tags"] = [piece_tag[p.piece_id] for p in ordered]
-    meta["instrument"] = meta.program.map(INSTRUMENT_POOL).fillna("GM program")
-    meta["track_id"] = [f"{p.label}/{p.piece_id}/{i}" for i, p in enumerate(ordered)]
+    meta["instrument"] = meta.program.map(PROGRAM_NAMES).fillna("GM program")
+    meta["track_id"] = [f"{p.label}/{p.piece_id}/{number[p]}" for p in ordered]
     dropped = catalogue[catalogue.status.str.startswith("metre")]
     descr = _DESCR.format(
         n_clips=len(ordered), classes=", ".join(classes), clip_seconds=clip_seconds,
         counts=", ".join(f"{k}: {v}" for k, v in meta.label.value_counts().sort_index().items()),
         n_groups=meta.piece_id.nunique(), n_dropped=len(dropped),
-        n_failures=len(failures), seconds=time.perf_counter() - started,
+        n_failures=len(failures), seconds=seconds,
+        instrumentation=_INSTRUMENTATION_DESCR[instrumentation],
+        soundfonts=", ".join(sorted({Path(f).name for f in fonts})),
+        effects=("none (clean clips)" if ranges is None else
+                 "reverb, EQ, compression, noise and loudness drawn per clip from "
+                 f"{ranges}"),
+        variation="none" if variation is None else str(variation),
     )
     return Bunch(
         data=[results[p] for p in ordered],
@@ -539,12 +741,20 @@ def render_score_corpus(
         groups=meta.piece_id.to_numpy(dtype=object),
         track_ids=meta.track_id.to_numpy(dtype=object),
         instruments=meta.program.to_numpy(),
+        soundfonts=meta.soundfont.to_numpy(dtype=object),
         frame_rate=FRAME_RATE,
         metadata=meta,
+        variation=variation,
         failures=failures,
         DESCR=descr,
     )
 
+
+_INSTRUMENTATION_DESCR = {
+    "shared": "one General-MIDI instrument drawn from a pool shared by all classes",
+    "genre": "one General-MIDI instrument drawn from a table typical of its class "
+             "(tables overlap)",
+}
 
 _DESCR = """Score corpus: music rendered from music21's public-domain scores
 =====================================================================
@@ -557,10 +767,12 @@ the dance types; J. S. Bach's chorales and Palestrina's mass movements (music21 
 the two polyphonic styles. {n_dropped} tunes whose metre (M:) contradicts their R: are left out
 of every class. {n_failures} pieces failed to render and were replaced.
 
-Each clip: one General-MIDI instrument drawn from a pool shared by all classes, a tempo typical
-of its class (+-8 %), a random start in the piece (looped), loudness normalized to -20 dBFS,
-rendered at 24 kHz by tinysoundfont with pretty_midi's TimGM6mb soundfont, then 12 kHz mono
-mel-spectrograms by the MTG-Jamendo recipe (96 bands, frame 512, hop 256, dB).
+Each clip: {instrumentation}, a tempo typical of its class (+-8 %), a random start in the
+piece (looped), loudness normalized to -20 dBFS, rendered at 24 kHz by tinysoundfont with
+the soundfont(s) {soundfonts}, then 12 kHz mono mel-spectrograms by the MTG-Jamendo recipe
+(96 bands, frame 512, hop 256, dB).
+Effects: {effects}.
+Variation: {variation}.
 
 Use `groups` for group-disjoint splits: clips of one piece must not sit in train and test.
 Built (or read from cache) in {seconds:.1f} s.
