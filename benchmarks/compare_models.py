@@ -20,9 +20,14 @@ Models:
   the one-vs-rest ensemble's compute (7 CRNNs) without its binary decomposition;
 - ``crnn_long``: one default pipeline trained 3x longer (180 epochs).
 
+The CRNN models are built from a preset of :mod:`sklearn_genre.presets` (``--preset``,
+default ``rhythm``: the 1-D CNN-LSTM for the rhythm-only shared-instrument corpus, which
+the published figures used); ``--preset default`` runs the library's defaults.
+
 Usage::
 
     python benchmarks/compare_models.py                       # published figures
+    python benchmarks/compare_models.py --preset default      # the current defaults
     python benchmarks/compare_models.py --quick               # seconds, for CI
 """
 
@@ -54,20 +59,25 @@ LABELS = {
 }
 
 
-def build(name: str, seed: int, quick: bool, groups_train=None):
+def build(name: str, seed: int, quick: bool, groups_train=None, preset: str = "rhythm"):
     """Return an unfitted estimator for model ``name``."""
     from sklearn.ensemble import VotingClassifier
     from sklearn.linear_model import LogisticRegression  # noqa: F401
     from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
     from sklearn.multiclass import OneVsRestClassifier
 
-    from sklearn_genre import make_baseline_pipeline, make_genre_pipeline
+    from sklearn_genre import make_baseline_pipeline
+    from sklearn_genre import make_genre_pipeline as make_pipeline
 
     sys.path.insert(0, str(HERE))
     from original_model import make_original_pipeline
 
     extra = {"clf__max_epochs": 2} if quick else {}
     params = {"clf__random_state": seed, "clf__verbose": 0, **extra}
+
+    def make_genre_pipeline(**kwargs):  # the benchmark's preset
+        return make_pipeline(preset, **kwargs)
+
     if name == "crnn":
         return make_genre_pipeline(**params)
     if name == "crnn_tuned":
@@ -90,7 +100,7 @@ def build(name: str, seed: int, quick: bool, groups_train=None):
     raise ValueError(f"unknown model {name!r}; choose from {MODELS}")
 
 
-def evaluate(name, corpus_kwargs, seeds, n_folds, quick):
+def evaluate(name, corpus_kwargs, seeds, n_folds, quick, preset="rhythm"):
     """Evaluate one model over seeds x folds (runs in a child process)."""
     import torch
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
@@ -108,7 +118,7 @@ def evaluate(name, corpus_kwargs, seeds, n_folds, quick):
         cv = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
         for fold, (train, test) in enumerate(cv.split(X, y, groups)):
             assert not set(groups[train]) & set(groups[test])
-            model = build(name, seed, quick)
+            model = build(name, seed, quick, preset=preset)
             X_train, X_test = [X[i] for i in train], [X[i] for i in test]
             start = time.perf_counter()
             if name == "crnn_tuned":
@@ -174,6 +184,8 @@ def main(argv=None):
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--n-per-class", type=int, default=120)
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--preset", default="rhythm", choices=["default", "seed", "rhythm"],
+                        help="preset of the CRNN models (default: %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny corpus, 2 epochs, one seed: runs in seconds, for CI")
     parser.add_argument("--out", default=str(HERE / "results" / "compare_models.json"))
@@ -194,7 +206,8 @@ def main(argv=None):
         started = time.perf_counter()
         with context.Pool(1) as pool:  # own process: own peak memory
             seeds = args.expensive_seeds if name in EXPENSIVE else args.seeds
-            result = pool.apply(evaluate, (name, corpus_kwargs, seeds, args.folds, args.quick))
+            result = pool.apply(evaluate, (name, corpus_kwargs, seeds, args.folds, args.quick,
+                                           args.preset))
         summaries.append(summarize(name, result))
         print(f"{name}: macro-F1 {summaries[-1]['macro_f1']:.3f} "
               f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
@@ -216,6 +229,7 @@ def main(argv=None):
     record = {
         "command": "python benchmarks/compare_models.py " + " ".join(argv or sys.argv[1:]),
         "seeds": args.seeds, "expensive_seeds": args.expensive_seeds, "folds": args.folds,
+        "preset": args.preset,
         "corpus": {
             k: v for k, v in corpus_kwargs.items() if k != "data_home"},
         "machine": {"cpu_count": multiprocessing.cpu_count(), "platform": platform.platform(),

@@ -40,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-MODELS = {"default": "default pipeline (CRNN)", "baseline": "logistic regression baseline"}
+MODELS = {"default": "default pipeline (CRNN)",
+          "baseline": "logistic regression on band mean/std",
+          "classic": "logistic regression on classic features"}
 SHIFTS = [
     ("tempo +8 %", {"tempo": 1.08}),
     ("tempo -8 %", {"tempo": 0.92}),
@@ -101,7 +103,8 @@ def plot(results: dict, path: Path) -> None:
     for k, (model, label) in enumerate(MODELS.items()):
         scores = [results["models"][model]["macro_f1"][c] for c in names]
         heights = [np.nan if s is None else s for s in scores]
-        ax.bar(x + (k - 0.5) * 0.4, heights, width=0.4, label=label)
+        width = 0.8 / len(MODELS)
+        ax.bar(x + (k - (len(MODELS) - 1) / 2) * width, heights, width=width, label=label)
     for i, name in enumerate(names):
         if name in results["skipped"]:
             ax.text(i, 0.02, "skipped", rotation=90, ha="center", va="bottom", fontsize=8)
@@ -218,6 +221,8 @@ def main(argv=None):
             if args.epochs is not None:
                 params["clf__max_epochs"] = args.epochs
             estimator = make_genre_pipeline(random_state=args.seed, **params)
+        elif model == "classic":
+            estimator = make_baseline_pipeline(features="classic")
         else:
             estimator = make_baseline_pipeline()
         start = time.perf_counter()

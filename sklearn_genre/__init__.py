@@ -10,7 +10,7 @@ from .card import data_summary, model_card, read_card, render_card
 from .classifier import CRNNClassifier
 from .exceptions import DataFileError, SpectrogramError
 from .export import export_onnx
-from .features import MelStatistics
+from .features import ClassicFeatures, MelStatistics
 from .persistence import UnsafeModelError, load, save
 from .pipeline import (
     make_baseline_pipeline,
@@ -23,11 +23,12 @@ from .tagger import CRNNTagger, tag_metrics
 from .timeline import genre_timeline
 from .transformers import LazyWindows, MelNormalizer, MelTrimmer, MelWindower
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CRNNClassifier",
     "CRNNTagger",
+    "ClassicFeatures",
     "DataFileError",
     "MelNormalizer",
     "MelSpectrogram",

@@ -129,6 +129,28 @@ class CRNNBase(NeuralNet):
 
     # -- parameters -----------------------------------------------------------------
 
+    @classmethod
+    def from_preset(cls, preset: str, **params):
+        """Return an estimator with a named preset's parameters (:mod:`sklearn_genre.presets`).
+
+        Parameters
+        ----------
+        preset : {"default", "seed", "rhythm"}
+        **params
+            Parameters that override the preset's.
+
+        Examples
+        --------
+        >>> from sklearn_genre import CRNNClassifier
+        >>> CRNNClassifier.from_preset("seed").lr
+        0.01
+        """
+        from .presets import CLASSIFIER_PRESETS, PRESETS
+
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}.")
+        return cls(**{**CLASSIFIER_PRESETS[preset], **params})
+
     def get_params(self, deep=True, **kwargs):
         """Parameters of the estimator (skorch's, without its private bookkeeping)."""
         params = super().get_params(deep=deep, **kwargs)

@@ -139,6 +139,11 @@ class OneCycle(Callback):
         if training and self.scheduler_.last_epoch < self.scheduler_.total_steps - 1:
             self.scheduler_.step()
 
+    def on_train_end(self, net, **kwargs):
+        # rebuilt from the history by the next fit; a fitted model holds no second
+        # reference to its optimizer
+        self.scheduler_ = None
+
 
 def index_accuracy(net, X, y):
     """Accuracy of ``net`` on encoded targets ``y`` (skorch scoring callbacks)."""

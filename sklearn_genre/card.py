@@ -260,7 +260,7 @@ def model_card(model, *, data=None, scores=None, command=None, title=None,
     >>> from sklearn_genre import make_genre_pipeline, model_card
     >>> card = model_card(make_genre_pipeline())
     >>> card["model"]["estimator"], card["parameters"]["window__n_windows"]
-    ('CRNNClassifier', '4')
+    ('CRNNClassifier', '8')
     """
     for name, value in (("data", data), ("scores", scores)):
         if value is not None and not isinstance(value, dict):

@@ -58,12 +58,13 @@ def _trusted_types():
     from .audio import MelSpectrogram
     from .classifier import CRNNClassifier
     from .engine import CRNN, ShortChunkCRNN
-    from .features import MelStatistics
+    from .features import ClassicFeatures, MelStatistics
     from .tagger import CRNNTagger
     from .transformers import MelNormalizer, MelTrimmer, MelWindower
 
     types = [
-        Pipeline, MelTrimmer, MelNormalizer, MelWindower, MelStatistics, MelSpectrogram,
+        Pipeline, MelTrimmer, MelNormalizer, MelWindower, MelStatistics, ClassicFeatures,
+        MelSpectrogram,
         CRNNClassifier, CRNNTagger, CRNN, ShortChunkCRNN, StandardScaler, LogisticRegression,
         SkorchDataset,
         torch.utils.data.DataLoader, torch.nn.CrossEntropyLoss, torch.nn.BCEWithLogitsLoss,

@@ -7,35 +7,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .classifier import CRNNClassifier
-from .features import MelStatistics
-from .transformers import MelNormalizer, MelWindower
+from .features import ClassicFeatures, MelStatistics
 
 __all__ = ["make_genre_pipeline", "make_genre_ensemble", "make_tagging_pipeline",
            "make_baseline_pipeline", "DEFAULT_PIPELINE_PARAMS"]
 
-#: Defaults of :func:`make_genre_pipeline` that differ from the estimators' own, chosen by
-#: measurement on the score corpus (docs/benchmarks.md): with the original project's
-#: regularization (lr 0.01, weight decay 0.001, dropout 0.5) and per-band normalization the
-#: network stayed at chance level or barely fitted its training set; normalizing each track
-#: per band (removing its timbre and loudness envelope), wider time kernels, smaller batches
-#: and light regularization let it learn rhythm; random 256-frame crops of 352-frame windows
-#: during training (augmentation) added about 6 points of macro-F1 on unseen pieces and 10 on
-#: unseen instruments. Early stopping on a small validation split stopped too early (noisy
-#: validation loss), so the split only draws the curves.
-DEFAULT_PIPELINE_PARAMS = {
-    "norm__scope": "track_band",
-    "window__n_windows": 4,
-    "window__window_frames": 352,
-    "clf__train_crop_frames": 256,
-    "clf__module__kernel_size": 9,
-    "clf__module__dropout": 0.1,
-    "clf__optimizer__weight_decay": 0.0,
-    "clf__lr": 0.003,
-    "clf__batch_size": 8,
-    "clf__max_epochs": 60,
-    "clf__patience": None,
-}
+#: Pipeline parameters of :func:`make_genre_pipeline` beyond its steps' own defaults: none.
+#: The steps of the ``"default"`` preset (:mod:`sklearn_genre.presets`) are
+#: :class:`~sklearn_genre.MelNormalizer` per band (fitted, so spectral shape survives),
+#: :class:`~sklearn_genre.MelWindower` with 8 windows of 128 frames for prediction and 4
+#: random ones per track and epoch for training, and :class:`~sklearn_genre.CRNNClassifier`
+#: with its defaults; docs/benchmarks.md has the measurements behind each choice.
+DEFAULT_PIPELINE_PARAMS: dict = {}
 
 
 def _seed_steps(pipeline: Pipeline, random_state) -> Pipeline:
@@ -48,27 +31,28 @@ def _seed_steps(pipeline: Pipeline, random_state) -> Pipeline:
     return pipeline
 
 
-def make_genre_pipeline(*, random_state=None, **params) -> Pipeline:
-    """Return the default genre pipeline: normalize, window, CRNN.
+def make_genre_pipeline(preset: str = "default", *, random_state=None, **params) -> Pipeline:
+    """Return a genre pipeline: normalize, window, CRNN.
 
-    Steps: ``trim`` (``"passthrough"``: every window of the whole track is kept;
-    set it to a :class:`~sklearn_genre.MelTrimmer` to reproduce a fixed crop),
-    ``norm`` (:class:`~sklearn_genre.MelNormalizer`, each track per band),
-    ``window`` (:class:`~sklearn_genre.MelWindower`, 4 windows of 352 frames, about
-    7.5 s each, spread over the track; training sees random 256-frame crops of them)
-    and ``clf`` (:class:`~sklearn_genre.CRNNClassifier`: the original project's layer
-    sizes, with the training settings of
-    :data:`DEFAULT_PIPELINE_PARAMS`).
+    Steps: ``trim`` (``"passthrough"``: every window of the whole track is kept; set it
+    to a :class:`~sklearn_genre.MelTrimmer` to reproduce a fixed crop), ``norm``
+    (:class:`~sklearn_genre.MelNormalizer`, fitted per mel band), ``window``
+    (:class:`~sklearn_genre.MelWindower`: 8 windows of 128 frames, about 2.7 s each,
+    spread over the track for prediction; 4 at random offsets per track and epoch in
+    training) and ``clf`` (:class:`~sklearn_genre.CRNNClassifier` with its defaults).
 
     Parameters
     ----------
+    preset : {"default", "seed", "rhythm"}, default="default"
+        ``"seed"``: the original project's model and hyper-parameters (first 1400 frames,
+        one window); ``"rhythm"``: the 1-D CNN-LSTM tuned on rhythm only
+        (:mod:`sklearn_genre.presets`).
     random_state : int, RandomState or None, default=None
         Seeds every random step (the classifier's weights, dropout, batch order, random
         windows and crops); the same seed and data give the same model.
     **params
         Pipeline parameters in ``step__param`` form, for example
-        ``clf__max_epochs=20`` or ``window__n_windows=8``; they override
-        :data:`DEFAULT_PIPELINE_PARAMS`.
+        ``clf__max_epochs=20`` or ``window__n_windows=8``.
 
     Returns
     -------
@@ -82,13 +66,12 @@ def make_genre_pipeline(*, random_state=None, **params) -> Pipeline:
     >>> pipe = make_genre_pipeline(random_state=0, clf__verbose=0)
     >>> [name for name, _ in pipe.steps]
     ['trim', 'norm', 'window', 'clf']
+    >>> make_genre_pipeline("seed")[-1].module.__name__
+    'CRNN'
     """
-    pipeline = Pipeline([
-        ("trim", "passthrough"),
-        ("norm", MelNormalizer(scope="band")),
-        ("window", MelWindower()),
-        ("clf", CRNNClassifier()),
-    ])
+    from .presets import pipeline_steps
+
+    pipeline = Pipeline(pipeline_steps(preset))
     pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
     return _seed_steps(pipeline, random_state)
 
@@ -134,12 +117,16 @@ def make_genre_ensemble(n_members: int = 7, *, random_state: int = 0, n_jobs=Non
     return VotingClassifier(members, voting="soft", n_jobs=n_jobs)
 
 
-def make_tagging_pipeline(*, random_state=None, **params) -> Pipeline:
+def make_tagging_pipeline(preset: str = "default", *, random_state=None,
+                          **params) -> Pipeline:
     """Return the default multi-label pipeline: as :func:`make_genre_pipeline`, ending in
     :class:`~sklearn_genre.CRNNTagger`.
 
     Parameters
     ----------
+    preset : {"default", "seed", "rhythm"}, default="default"
+        As in :func:`make_genre_pipeline`; the tagger gets the preset's classifier
+        settings.
     random_state : int, RandomState or None, default=None
         Seeds every random step.
     **params
@@ -157,34 +144,46 @@ def make_tagging_pipeline(*, random_state=None, **params) -> Pipeline:
     >>> type(make_tagging_pipeline()[-1]).__name__
     'CRNNTagger'
     """
+    from .presets import CLASSIFIER_PRESETS, pipeline_steps
     from .tagger import CRNNTagger
 
-    pipeline = make_genre_pipeline()
-    pipeline.steps[-1] = ("clf", CRNNTagger())
+    steps = pipeline_steps(preset)
+    steps[-1] = ("clf", CRNNTagger(**CLASSIFIER_PRESETS[preset]))
+    pipeline = Pipeline(steps)
     pipeline.set_params(**{**DEFAULT_PIPELINE_PARAMS, **params})
     return _seed_steps(pipeline, random_state)
 
 
-def make_baseline_pipeline(**params) -> Pipeline:
-    """Return the scikit-learn-only baseline: per-band mean/std, scaling, logistic regression.
+def make_baseline_pipeline(features: str = "band_stats", **params) -> Pipeline:
+    """Return a scikit-learn-only baseline: summary features, scaling, logistic regression.
 
     Parameters
     ----------
+    features : {"band_stats", "classic"}, default="band_stats"
+        ``"band_stats"``: the mean and standard deviation of every mel band
+        (:class:`~sklearn_genre.MelStatistics`); ``"classic"``: MFCCs, spectral shape,
+        contrast, energy, onsets and tempo (:class:`~sklearn_genre.ClassicFeatures`),
+        what music-information-retrieval practitioners compare against.
     **params
         Pipeline parameters in ``step__param`` form (steps ``stats``, ``scale``, ``clf``).
 
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
+        Takes the same mel input as :func:`make_genre_pipeline`.
 
     Examples
     --------
     >>> from sklearn_genre import make_baseline_pipeline
     >>> [name for name, _ in make_baseline_pipeline().steps]
     ['stats', 'scale', 'clf']
+    >>> type(make_baseline_pipeline("classic")[0]).__name__
+    'ClassicFeatures'
     """
+    if features not in ("band_stats", "classic"):
+        raise ValueError(f"features must be 'band_stats' or 'classic', got {features!r}.")
     pipeline = Pipeline([
-        ("stats", MelStatistics()),
+        ("stats", MelStatistics() if features == "band_stats" else ClassicFeatures()),
         ("scale", StandardScaler()),
         ("clf", LogisticRegression(max_iter=2000, C=1.0)),
     ])

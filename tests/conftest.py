@@ -21,6 +21,12 @@ def ragged(rng):
     return [rng.normal(-40, 10, (96, n)).astype(np.float32) for n in (3000, 500, 1400)]
 
 
+#: A small network of the default family (ShortChunkCRNN) for tests where its size does
+#: not matter: the default one costs about 10x more per window.
+SMALL_NET = {"module__channels": (8, 16), "module__pools": ((2, 2), (2, 2)),
+             "module__hidden_size": 16}
+
+
 def make_separable(rng, n_tracks=60, n_mels=16, n_frames=64, labels=("blues", "rock")):
     """Tracks whose class shows as a louder block of low bands: learnable in seconds."""
     X = rng.normal(size=(n_tracks, n_mels, n_frames)).astype(np.float32)

@@ -151,7 +151,7 @@ def test_robustness_quick(tmp_path):
     assert results["conditions"] == conditions and not results["skipped"]
     assert {"unseen pieces", "unseen instruments", "unseen soundfont", "tempo -15 %",
             "pitch +2", "noise 10 dB SNR", "EQ tilt -3 dB/oct"} <= set(conditions)
-    for model in ("default", "baseline"):
+    for model in ("default", "baseline", "classic"):
         row = results["models"][model]
         assert set(row["macro_f1"]) == set(conditions)
         assert all(0 <= v <= 1 for v in row["macro_f1"].values())

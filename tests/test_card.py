@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from skorch.dataset import ValidSplit
 
 import sklearn_genre
 from sklearn_genre import data_summary, make_genre_pipeline, model_card, read_card
@@ -13,8 +14,9 @@ from sklearn_genre.card import CardError
 from .conftest import make_separable
 
 TINY = dict(window__n_windows=2, window__window_frames=32, clf__train_crop_frames=None,
+            clf__module__channels=(4, 8), clf__module__pools=((2, 2), (2, 2)),
             clf__max_epochs=3, clf__module__hidden_size=8, clf__verbose=0,
-            clf__random_state=0)
+            clf__random_state=0, clf__train_split=ValidSplit(0.2, stratified=True))
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,9 @@ def test_card_saved_in_the_archive_with_the_given_facts(fitted, tmp_path):
     assert card["classes"] == ["blues", "rock"]
     assert card["data"]["counts"] == {"blues": 15, "rock": 15}
     assert card["data"]["n_groups"] == 15 and card["data"]["n_tracks"] == 30
-    assert card["parameters"]["clf__lr"] == "0.003"
+    assert card["parameters"]["clf__lr"] == "0.001"
     assert card["parameters"]["window__window_frames"] == "32"
-    assert card["parameters"]["clf__module"] == "sklearn_genre.engine.modules.CRNN"
+    assert card["parameters"]["clf__module"] == "sklearn_genre.engine.modules.ShortChunkCRNN"
     training = card["training"]
     assert training["epochs"] == 3 and training["fit_seconds"] > 0
     assert {"train_loss", "valid_loss", "valid_acc"} <= set(training)

@@ -16,18 +16,22 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import Callback
+from skorch.dataset import ValidSplit
 from skorch.exceptions import DeviceWarning
 
 from sklearn_genre import CRNNClassifier, MelNormalizer, MelWindower, SpectrogramError
 from sklearn_genre.nn import CRNN, MaxPoolReLU
 
-from .conftest import make_separable
+from .conftest import SMALL_NET, make_separable
 
-FAST = dict(max_epochs=12, batch_size=16, verbose=0, random_state=0)
+FAST = dict(max_epochs=12, batch_size=16, verbose=0, random_state=0, **SMALL_NET)
 
 
-def test_network_defaults_are_the_documented_ones():
-    net = CRNN(n_mels=96, n_classes=11)
+def test_the_seed_preset_is_the_original_projects_documented_network():
+    clf = CRNNClassifier.from_preset("seed")
+    assert clf.lr == 0.01 and clf.optimizer__weight_decay == 0.001
+    assert clf.module is CRNN and clf.train_loss == "track" and clf.lr_schedule is None
+    net = CRNN(n_mels=96, n_classes=11, **clf.get_params_for("module"))
     convs = [m for m in net.conv if isinstance(m, torch.nn.Conv1d)]
     assert [c.out_channels for c in convs] == [8, 16]
     assert all(c.kernel_size == (3,) for c in convs)
@@ -37,9 +41,21 @@ def test_network_defaults_are_the_documented_ones():
     assert net.head[0].out_features == 32 and net.head[2].p == 0.5
     assert net(torch.zeros(4, 96, 1400)).shape == (4, 11)
     assert net(torch.zeros(4, 3, 96, 256)).shape == (4, 11)
+
+
+def test_the_defaults_are_the_measured_configuration():
+    from sklearn_genre.engine import ShortChunkCRNN
+
     clf = CRNNClassifier()
-    assert clf.lr == 0.01 and clf.optimizer__weight_decay == 0.001
-    assert clf.optimizer is torch.optim.Adam and clf.device == "cpu"
+    assert clf.module is ShortChunkCRNN and clf.lr == 0.001
+    assert clf.optimizer__weight_decay == 1e-4 and clf.optimizer is torch.optim.Adam
+    assert clf.train_loss == "window" and clf.lr_schedule == "onecycle"
+    assert clf.train_split is None and clf.max_epochs == 40 and clf.device == "cpu"
+    net = ShortChunkCRNN(n_mels=96, n_classes=10)
+    assert [c.out_channels for c in net.convs] == [16, 32, 64, 64, 128]
+    assert isinstance(net.rnn, torch.nn.GRU) and net.rnn.bidirectional
+    assert net.rnn.hidden_size == 64 and net.window_pooling == "mean_proba"
+    assert net(torch.zeros(2, 8, 96, 128)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("time_pooling", ["last", "mean", "attention"])
@@ -77,15 +93,17 @@ def test_string_labels_in_and_out(separable):
     np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
     assert clf.score(X, y) == pytest.approx(np.mean(pred == y))
     assert clf.score(X, y) > 0.9  # the classes are separable: it must learn them
-    hist = clf.history_
-    assert {"train_loss", "train_acc", "valid_loss", "valid_acc"} <= set(hist[-1])
+    assert {"train_loss", "train_acc"} <= set(clf.history_[-1])
+    curves = CRNNClassifier(**{**FAST, "max_epochs": 2},
+                            train_split=ValidSplit(0.2, stratified=True)).fit(X, y)
+    assert {"train_loss", "train_acc", "valid_loss", "valid_acc"} <= set(curves.history_[-1])
 
 
 def test_three_classes_and_sorted_classes(rng):
     X, y = make_separable(rng, n_tracks=90, labels=("rock", "jazz", "blues"))
     clf = CRNNClassifier(**{**FAST, "max_epochs": 25}).fit(X, y)
     assert clf.classes_.tolist() == ["blues", "jazz", "rock"]
-    assert clf.module_.head[-1].out_features == 3 and clf.n_mels_ == 16
+    assert clf.module_.head.out_features == 3 and clf.n_mels_ == 16
     assert clf.score(X, y) > 0.8
 
 
@@ -125,7 +143,8 @@ def test_class_weight(rng):
 
 def test_early_stopping_restores_best_and_none_split_trains_on_all(separable):
     X, y = separable
-    clf = CRNNClassifier(**{**FAST, "max_epochs": 60}, patience=3).fit(X, y)
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 60}, patience=3, lr_schedule=None, lr=0.03,
+                         train_split=ValidSplit(0.2, stratified=True)).fit(X, y)
     losses = clf.history_[:, "valid_loss"]
     assert len(losses) < 60  # stopped early
     best = int(np.argmin(losses))
@@ -176,11 +195,12 @@ def test_bad_predict_input(separable):
 
 def test_clone_keeps_params_not_state(separable):
     X, y = separable
-    clf = CRNNClassifier(**FAST, module__hidden_size=8, optimizer__weight_decay=0.0).fit(X, y)
+    clf = CRNNClassifier(**{**FAST, "module__hidden_size": 8},
+                         optimizer__weight_decay=0.0).fit(X, y)
     twin = clone(clf)
     assert twin.module__hidden_size == 8 and twin.optimizer__weight_decay == 0.0
     assert not hasattr(twin, "label_encoder_")
-    assert clf.module_.lstm.hidden_size == 8
+    assert clf.module_.rnn.hidden_size == 8
 
 
 def _pipeline(**clf_params):
@@ -272,12 +292,13 @@ def test_model_saved_for_cuda_loads_on_cpu(separable, tmp_path):
 
 def test_validation_split_works_on_small_folds(rng):
     X, y = make_separable(rng, n_tracks=21, labels=tuple("abcdefg"))  # 3 tracks per class
-    clf = CRNNClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    split = {"train_split": ValidSplit(0.2, stratified=True)}
+    clf = CRNNClassifier(**{**FAST, "max_epochs": 2}, **split).fit(X, y)
     assert len(clf.history_) == 2 and "valid_loss" in clf.history_[-1]
     y[0] = "solo"  # a class with one track: falls back to an unstratified split
-    CRNNClassifier(**{**FAST, "max_epochs": 1}).fit(X, y)
+    CRNNClassifier(**{**FAST, "max_epochs": 1}, **split).fit(X, y)
     with pytest.raises(ValueError, match="too few for a validation split"):
-        CRNNClassifier(**FAST).fit(X[:8], np.array(list("abcdefgh")))
+        CRNNClassifier(**FAST, **split).fit(X[:8], np.array(list("abcdefgh")))
 
 
 def test_random_state_instance_is_drawn_once_per_fit(separable):
@@ -344,3 +365,23 @@ def test_bfloat16_precision_close_to_float32(separable):
     assert full.predict_proba_windows(X).shape == (len(X), 1, 2)
     with pytest.raises(ValueError, match="precision must be"):
         CRNNClassifier(**FAST, precision="fp8").fit(X, y)
+
+
+def test_the_defaults_learn_an_easy_rhythm_task():
+    """Each class pulses at its own period in the same bands (nothing else differs):
+    ``CRNNClassifier()`` with its defaults, 25 epochs, after trimming and normalizing
+    (the full-size check is benchmarks/bench_periodic.py: 96 bands, 1400 frames)."""
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import train_test_split
+
+    from sklearn_genre import MelTrimmer
+    from sklearn_genre.datasets import make_periodic_tracks
+
+    data = make_periodic_tracks(90, n_mels=32, min_frames=150, max_frames=320,
+                                bands=(8, 14), random_state=0)
+    X = MelNormalizer().fit_transform(MelTrimmer(n_frames=256).fit_transform(data.data))
+    X_train, X_test, y_train, y_test = train_test_split(X, data.target, test_size=30,
+                                                        stratify=data.target, random_state=0)
+    clf = CRNNClassifier(max_epochs=25, verbose=0, random_state=0).fit(X_train, y_train)
+    assert f1_score(y_test, clf.predict(X_test), average="macro") >= 0.9
+    assert clf.score(X_train, y_train) >= 0.95

@@ -35,7 +35,8 @@ from sklearn_genre import (
 )
 
 N_MELS = 16
-TINY_NET = dict(max_epochs=2, batch_size=8, verbose=0, random_state=0, train_split=None)
+TINY_NET = dict(max_epochs=2, batch_size=8, verbose=0, random_state=0,
+                module__channels=(4, 8), module__pools=((2, 2), (2, 2)), module__hidden_size=8)
 
 
 def _ragged(rng, n_tracks=24, n_mels=N_MELS):

@@ -26,7 +26,7 @@ def test_docs_site_builds_strict(tmp_path):
 def test_examples_run_and_draw(script, tmp_path):
     pytest.importorskip("tinysoundfont")
     env = {**os.environ, "SKLEARN_GENRE_EXAMPLES_OUT": str(tmp_path),
-           "SKLEARN_GENRE_DATA": str(tmp_path / "data")}
+           "SKLEARN_GENRE_DATA": str(tmp_path / "data"), "SKLEARN_GENRE_EXAMPLES_QUICK": "1"}
     result = subprocess.run([sys.executable, str(ROOT / "docs" / "examples" / script)],
                             env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -17,7 +17,7 @@ from sklearn_genre import (  # noqa: E402
     make_genre_pipeline,
     make_tagging_pipeline,
 )
-from sklearn_genre.engine import ShortChunkCRNN  # noqa: E402
+from sklearn_genre.engine import CRNN, ShortChunkCRNN  # noqa: E402
 from sklearn_genre.export import METADATA_KEYS, ExportError  # noqa: E402
 
 from .conftest import make_separable  # noqa: E402
@@ -49,7 +49,8 @@ def _metadata(path):
 def test_exported_classifier_matches_predict_proba(network, rng, tmp_path):
     X, y = make_separable(rng, n_tracks=24, n_mels=16, n_frames=64)
     params = {**TINY, **(SHORT_CHUNK if network == "ShortChunkCRNN" else
-                         {"clf__module__hidden_size": 8})}
+                         {"clf__module": CRNN, "clf__module__hidden_size": 8,
+                          "norm__scope": "track_band"})}
     model = make_genre_pipeline(**params).fit(list(X), y)
     path = export_onnx(model, tmp_path / "genre.onnx")
     tracks = _ragged(rng)
@@ -69,7 +70,10 @@ def test_exported_classifier_matches_predict_proba(network, rng, tmp_path):
     assert meta["classes"] == ["blues", "rock"] and meta["output"] == "softmax"
     assert meta["mel_recipe"]["sample_rate"] == 12000 and meta["mel_recipe"]["n_mels"] == 16
     assert meta["windower"] == {**meta["windower"], "n_windows": 3, "window_frames": 32}
-    assert meta["normalizer"]["scope"] == "track_band" and meta["normalizer"]["mean"] is None
+    if network == "CRNN":
+        assert meta["normalizer"]["scope"] == "track_band" and meta["normalizer"]["mean"] is None
+    else:
+        assert meta["normalizer"]["scope"] == "band" and len(meta["normalizer"]["mean"]) == 16
     assert meta["window_pooling"] == model[-1].module_.window_pooling
 
 
@@ -77,7 +81,7 @@ def test_exported_tagger_gives_tag_scores(rng, tmp_path):
     X, _ = make_separable(rng, n_tracks=24, n_mels=16, n_frames=64)
     tags = [("rock",) if i % 3 == 0 else ("rock", "live") if i % 3 == 1 else ("jazz",)
             for i in range(24)]
-    model = make_tagging_pipeline(**TINY, norm__scope="band", clf__module__hidden_size=8)
+    model = make_tagging_pipeline(**TINY, **SHORT_CHUNK)
     model.fit(list(X), tags)
     path = export_onnx(model, tmp_path / "tags.onnx")
     tracks = _ragged(rng)
@@ -96,7 +100,7 @@ def test_export_errors_name_the_problem(rng, tmp_path):
         export_onnx(make_baseline_pipeline().fit(list(X), y), tmp_path / "m.onnx")
     with pytest.raises(ExportError, match="must be fitted"):
         export_onnx(make_genre_pipeline(), tmp_path / "m.onnx")
-    clf = make_genre_pipeline(**TINY, clf__module__hidden_size=8).fit(list(X), y)[-1]
+    clf = make_genre_pipeline(**TINY, **SHORT_CHUNK).fit(list(X), y)[-1]
     with pytest.raises(ExportError, match="window_frames must be a positive int"):
         export_onnx(clf, tmp_path / "m.onnx")
     path = export_onnx(clf, tmp_path / "m.onnx", window_frames=32)  # windows given directly
@@ -115,8 +119,7 @@ def test_standalone_script_reproduces_predict_proba_from_audio(rng, tmp_path):
         return (0.3 * np.sin(2 * np.pi * freq * t) + noise).astype(np.float32)
 
     train = [(tone(2.0, f, 22050), 22050) for f in (220, 260, 300, 1500, 1800, 2100) * 2]
-    model = make_genre_pipeline(**{**TINY, "norm__scope": "band",
-                                   "clf__module__hidden_size": 8})
+    model = make_genre_pipeline(**TINY, **SHORT_CHUNK)
     model.fit(MelSpectrogram().transform(train), ["low"] * 3 + ["high"] * 3 + ["low"] * 3
               + ["high"] * 3)
     path = export_onnx(model, tmp_path / "genre.onnx")

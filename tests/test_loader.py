@@ -152,10 +152,12 @@ def test_fit_through_batches_equals_fit_through_per_track_collation(files, tmp_p
 
     fast = fit()
     slow = fit(clf__iterator_train__collate_fn=default_collate)
+    # the same batches in other memory layouts (a time-major batch is a transposed view):
+    # the convolutions may sum in another order, and three epochs carry the rounding on
+    # (relative differences up to 4e-5 measured)
     np.testing.assert_allclose(fast[-1].history[:, "train_loss"],
-                               slow[-1].history[:, "train_loss"], rtol=1e-6)
-    # the same batches in other memory layouts: the kernels may round differently
-    np.testing.assert_allclose(fast.predict_proba(lazy), slow.predict_proba(lazy), atol=1e-6)
+                               slow[-1].history[:, "train_loss"], rtol=1e-4)
+    np.testing.assert_allclose(fast.predict_proba(lazy), slow.predict_proba(lazy), atol=1e-4)
 
 
 def _record_policy(path):

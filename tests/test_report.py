@@ -21,6 +21,7 @@ from sklearn_genre.report import ReportError  # noqa: E402
 from .conftest import make_separable  # noqa: E402
 
 TINY = dict(window__n_windows=2, window__window_frames=32, clf__train_crop_frames=None,
+            clf__module__channels=(4, 8), clf__module__pools=((2, 2), (2, 2)),
             clf__max_epochs=2, clf__module__hidden_size=8, clf__verbose=0,
             clf__random_state=0)
 LABELS = ("blues", "jazz", "rock")

@@ -132,7 +132,13 @@ def test_accelerate_two_cpu_processes_end_with_identical_weights(tmp_path):
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert ranks[0]["history"] == ranks[1]["history"] == 4
     for name, weight in ranks[0]["state"].items():
-        assert torch.equal(weight, ranks[1]["state"][name]), name
+        if "running_" in name:
+            # batch-norm statistics are buffers, not gradients: DDP hands rank 0's to the
+            # others at the start of each forward, so after the last step each rank holds
+            # the statistics of its own last batch (rank 0's are the ones saved)
+            torch.testing.assert_close(weight, ranks[1]["state"][name], atol=0.1, rtol=0)
+        else:  # parameters: all-reduced gradients, the same updates on every rank
+            assert torch.equal(weight, ranks[1]["state"][name]), name
     assert ranks[0]["accuracy"] >= 0.9
 
 

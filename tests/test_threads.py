@@ -11,7 +11,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from .conftest import make_separable
+from .conftest import SMALL_NET, make_separable
 
 librosa = pytest.importorskip("librosa")
 
@@ -58,7 +58,7 @@ def test_predictions_agree_within_tolerance_whatever_the_threads(rng):
     from sklearn_genre import CRNNClassifier
 
     X, y = make_separable(rng, n_tracks=40)
-    clf = CRNNClassifier(max_epochs=3, verbose=0, random_state=0).fit(X, y)
+    clf = CRNNClassifier(max_epochs=3, verbose=0, random_state=0, **SMALL_NET).fit(X, y)
     default = clf.predict_proba(X)
     previous = torch.get_num_threads()
     try:

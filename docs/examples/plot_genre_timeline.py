@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import CORPUS, OUT  # noqa: E402
+from _common import CORPUS, EPOCHS, OUT  # noqa: E402
 
 from sklearn_genre import genre_timeline, make_genre_pipeline  # noqa: E402
 from sklearn_genre.datasets import render_score_corpus  # noqa: E402
@@ -19,7 +19,7 @@ from sklearn_genre.demo import group_holdout  # noqa: E402
 def main(out_dir):
     corpus = render_score_corpus(**CORPUS)
     train, test = group_holdout(corpus.target, corpus.groups, n_splits=4)
-    model = make_genre_pipeline(clf__max_epochs=30, clf__random_state=0, clf__verbose=0)
+    model = make_genre_pipeline(clf__max_epochs=EPOCHS, clf__random_state=0, clf__verbose=0)
     model.fit([corpus.data[i] for i in train], corpus.target[train])
     pieces = [next(i for i in test if corpus.target[i] == label)
               for label in ("jig", "chorale", "reel")]

@@ -5,7 +5,7 @@ test part as a PNG page (``report(..., path="report.html")`` writes the same as 
 self-contained HTML page).
 """
 
-from _common import CORPUS, OUT
+from _common import CORPUS, EPOCHS, OUT
 
 from sklearn_genre import make_genre_pipeline, report
 from sklearn_genre.datasets import render_score_corpus
@@ -15,7 +15,7 @@ from sklearn_genre.demo import group_holdout
 def main(out_dir):
     corpus = render_score_corpus(**CORPUS)
     train, test = group_holdout(corpus.target, corpus.groups, n_splits=4)
-    model = make_genre_pipeline(clf__max_epochs=30, clf__random_state=0, clf__verbose=0)
+    model = make_genre_pipeline(clf__max_epochs=EPOCHS, clf__random_state=0, clf__verbose=0)
     model.fit([corpus.data[i] for i in train], corpus.target[train])
     return report(model, [corpus.data[i] for i in test], corpus.target[test],
                   groups=corpus.groups[test], path=out_dir / "example_report.png",

@@ -9,7 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _common import CORPUS, OUT  # noqa: E402
+from _common import CORPUS, EPOCHS, OUT  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, f1_score  # noqa: E402
 
 from sklearn_genre import make_genre_pipeline  # noqa: E402
@@ -22,7 +22,7 @@ def main(out_dir):
     train, test = group_holdout(corpus.target, corpus.groups, n_splits=4)
     X_train = [corpus.data[i] for i in train]
     X_test = [corpus.data[i] for i in test]
-    model = make_genre_pipeline(clf__max_epochs=30, clf__random_state=0, clf__verbose=0)
+    model = make_genre_pipeline(clf__max_epochs=EPOCHS, clf__random_state=0, clf__verbose=0)
     model.fit(X_train, corpus.target[train])
     plot_training_curves(model[-1].history_, out_dir / "example_training_curves.png")
     y_pred = model.predict(X_test)

@@ -25,6 +25,7 @@ from ._mtg import (
     warn_group_overlap,
 )
 from ._soundfonts import installed_soundfonts
+from ._synthetic import make_periodic_tracks
 from ._time_major import to_time_major
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "load_gtzan",
     "load_mtg_jamendo",
     "load_mtg_jamendo_splits",
+    "make_periodic_tracks",
     "official_splits",
     "read_fma_tracks",
     "read_mtg_tsv",

@@ -20,8 +20,10 @@ def main(out):
     y = np.array(["blues", "rock"] * 32)
     X[y == "rock", :4] += 2.0
     clf = AcceleratedCRNNClassifier(accelerator=accelerator, max_epochs=4, batch_size=16,
-                                    train_split=None, verbose=0, random_state=0,
-                                    module__dropout=0.1)
+                                    lr=0.01, lr_schedule=None, train_split=None, verbose=0,
+                                    random_state=0, module__dropout=0.1,
+                                    module__channels=(8, 16), module__pools=((2, 2), (2, 2)),
+                                    module__hidden_size=16)
     clf.fit(X, y)
     state = {k: v.detach().clone() for k, v in clf.module_.state_dict().items()}
     torch.save({"state": state, "world_size": accelerator.num_processes,
