@@ -258,8 +258,8 @@ def _evaluate(args) -> int:
 def _demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(out_dir=args.out, n_per_class=args.n_per_class, data_home=args.data_home,
-             n_jobs=args.n_jobs, random_state=args.random_state)
+    run_demo(out_dir=args.out, n_per_class=args.n_per_class, clip_seconds=args.clip_seconds,
+             data_home=args.data_home, n_jobs=args.n_jobs, random_state=args.random_state)
     return 0
 
 
@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="render the score corpus, tune, evaluate, save a model")
     demo.add_argument("--out", default="demo_output", help="output folder (default: %(default)s)")
-    demo.add_argument("--n-per-class", type=int, default=120, help="clips per class")
+    demo.add_argument("--n-per-class", type=int, default=40, help="clips per class")
+    demo.add_argument("--clip-seconds", type=float, default=10.0, help="clip length")
     demo.add_argument("--data-home", default=None, help="corpus cache folder")
     demo.add_argument("--n-jobs", type=int, default=-1, help="parallel jobs (default: all cores)")
     demo.add_argument("--random-state", type=int, default=0)

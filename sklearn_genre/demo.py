@@ -18,10 +18,21 @@ from .persistence import load, save
 from .pipeline import make_baseline_pipeline, make_genre_pipeline
 from .report import report
 
-__all__ = ["run_demo", "group_holdout", "instrument_holdout", "plot_training_curves"]
+__all__ = ["DEMO_CORPUS", "DEMO_FOLDS", "DEMO_GRID", "DEMO_PARAMS", "group_holdout",
+           "instrument_holdout", "plot_training_curves", "run_demo"]
 
-#: The grid the demo tunes over (small enough for a 2-core machine).
-DEMO_GRID = {"clf__lr": [0.003, 0.01]}
+#: The score corpus the demo renders: class-typical instruments that overlap between
+#: classes, random recording effects, the bundled soundfont (nothing to install).
+DEMO_CORPUS = {"n_per_class": 40, "clip_seconds": 10.0, "instrumentation": "genre",
+               "effects": "random"}
+
+#: The grid the demo tunes over, with ``StratifiedGroupKFold(DEMO_FOLDS)``.
+DEMO_GRID = {"clf__lr": [0.001, 0.003]}
+DEMO_FOLDS = 2
+
+#: Pipeline parameters of the demo on top of the defaults: fewer epochs, so that the
+#: whole demo fits in about 4 minutes on 2 cores.
+DEMO_PARAMS = {"clf__max_epochs": 20}
 
 
 def group_holdout(y, groups, *, n_splits: int = 4, random_state: int = 0):
@@ -45,11 +56,23 @@ def group_holdout(y, groups, *, n_splits: int = 4, random_state: int = 0):
     return train, test
 
 
-def instrument_holdout(instruments, groups, *, random_state: int = 0):
-    """Split clips by instrument: train on half of the pool, test on the other half.
+def instrument_holdout(instruments, groups, y=None, *, random_state: int = 0):
+    """Split clips by instrument: train on some instruments, test on the others.
 
     Groups are kept disjoint as well: test clips whose piece also appears in training
     are dropped, so the test side is new music played by new instruments.
+
+    Parameters
+    ----------
+    instruments : array-like of int [shape=(n_tracks,)]
+        Each clip's General-MIDI program (``corpus.instruments``).
+    groups : array-like [shape=(n_tracks,)]
+    y : array-like [shape=(n_tracks,)] or None, default=None
+        None: half of the programs, drawn at random, are held out. Given: the held-out
+        half is drawn so that every class keeps clips on both sides (for corpora whose
+        classes have their own instruments, ``instrumentation="genre"``); a
+        ``ValueError`` says so when no such split exists.
+    random_state : int, default=0
 
     Returns
     -------
@@ -60,9 +83,18 @@ def instrument_holdout(instruments, groups, *, random_state: int = 0):
     groups = np.asarray(groups)
     pool = np.unique(instruments)
     rng = np.random.default_rng(random_state)
-    train_pool = np.sort(rng.choice(pool, size=len(pool) // 2, replace=False))
-    train = np.flatnonzero(np.isin(instruments, train_pool))
-    test = np.flatnonzero(~np.isin(instruments, train_pool))
+    for _ in range(1000 if y is not None else 1):
+        train_pool = np.sort(rng.choice(pool, size=len(pool) // 2, replace=False))
+        seen = np.isin(instruments, train_pool)
+        if y is None or all(seen[np.asarray(y) == label].any()
+                            and (~seen[np.asarray(y) == label]).any()
+                            for label in np.unique(y)):
+            break
+    else:
+        raise ValueError("no half of the instruments leaves every class clips both seen "
+                         "and unseen in training")
+    train = np.flatnonzero(seen)
+    test = np.flatnonzero(~seen)
     test = test[~np.isin(groups[test], groups[train])]
     return train, test, train_pool.tolist(), sorted(set(pool) - set(train_pool))
 
@@ -117,7 +149,8 @@ def _print_matrix(labels, matrix, log):
 def run_demo(
     *,
     out_dir="demo_output",
-    n_per_class: int = 120,
+    n_per_class: int = DEMO_CORPUS["n_per_class"],
+    clip_seconds: float = DEMO_CORPUS["clip_seconds"],
     data_home=None,
     n_jobs: int = -1,
     grid=None,
@@ -133,8 +166,9 @@ def run_demo(
         Where the model (``genre.joblib``, and ``genre.sgm`` with its model card), the
         training curves (``training_curves.png``), the test-set report (``report.html``)
         and the figures (``results.json``) are written.
-    n_per_class : int, default=120
-        Clips per class of the score corpus.
+    n_per_class : int, default=40
+        Clips per class of the score corpus (:data:`DEMO_CORPUS`).
+    clip_seconds : float, default=10.0
     data_home : str or path-like or None
         Corpus cache folder.
     n_jobs : int, default=-1
@@ -142,7 +176,8 @@ def run_demo(
     grid : dict or None
         Parameter grid; None is :data:`DEMO_GRID`.
     pipeline_params : dict or None
-        Extra parameters of :func:`~sklearn_genre.make_genre_pipeline`.
+        Parameters of :func:`~sklearn_genre.make_genre_pipeline`; None is
+        :data:`DEMO_PARAMS`.
     random_state : int, default=0
     log : callable, default=print
 
@@ -156,10 +191,13 @@ def run_demo(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     grid = DEMO_GRID if grid is None else grid
-    params = {"clf__random_state": random_state, "clf__verbose": 0, **(pipeline_params or {})}
+    pipeline_params = DEMO_PARAMS if pipeline_params is None else pipeline_params
+    params = {"clf__verbose": 0, **pipeline_params}
 
-    log(f"[1/6] Score corpus ({n_per_class} clips per class)")
-    corpus = render_score_corpus(n_per_class=n_per_class, data_home=data_home, n_jobs=n_jobs,
+    log(f"[1/6] Score corpus ({n_per_class} clips of {clip_seconds:g} s per class, "
+        "class-typical instruments, random recording effects)")
+    corpus_args = {**DEMO_CORPUS, "n_per_class": n_per_class, "clip_seconds": clip_seconds}
+    corpus = render_score_corpus(**corpus_args, data_home=data_home, n_jobs=n_jobs,
                                  random_state=random_state)
     X, y, groups = corpus.data, corpus.target, corpus.groups
     corpus_seconds = time.perf_counter() - started
@@ -177,10 +215,13 @@ def run_demo(
     baseline_f1 = f1_score(y_test, baseline.predict(X_test), average="macro")
     log(f"      test macro-F1 {baseline_f1:.3f}")
 
-    log(f"[4/6] GridSearchCV over {grid} with StratifiedGroupKFold(3)")
+    log(f"[4/6] GridSearchCV over {grid} with StratifiedGroupKFold({DEMO_FOLDS}), "
+        f"parameters {pipeline_params}")
     tune_started = time.perf_counter()
-    search = GridSearchCV(make_genre_pipeline(**params), grid, scoring="f1_macro",
-                          cv=StratifiedGroupKFold(3, shuffle=True, random_state=random_state),
+    search = GridSearchCV(make_genre_pipeline(random_state=random_state, **params), grid,
+                          scoring="f1_macro",
+                          cv=StratifiedGroupKFold(DEMO_FOLDS, shuffle=True,
+                                                  random_state=random_state),
                           n_jobs=n_jobs, verbose=3)  # a line per fit, as they end
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -200,10 +241,11 @@ def run_demo(
     log(f"CRNN test macro-F1 {crnn_f1:.3f} vs baseline {baseline_f1:.3f}")
 
     log("[6/6] Cross-instrument split: train on some instruments, test on the others")
-    tr_i, te_i, tr_pool, te_pool = instrument_holdout(corpus.instruments, groups,
+    tr_i, te_i, tr_pool, te_pool = instrument_holdout(corpus.instruments, groups, y,
                                                       random_state=random_state)
     names = [INSTRUMENT_POOL.get(p, str(p)) for p in te_pool]
-    cross_model = make_genre_pipeline(**{**params, **search.best_params_})
+    cross_model = make_genre_pipeline(random_state=random_state,
+                                      **{**params, **search.best_params_})
     cross_model.fit([X[i] for i in tr_i], y[tr_i])
     cross_f1 = f1_score(y[te_i], cross_model.predict([X[i] for i in te_i]), average="macro")
     cross_base = make_baseline_pipeline().fit([X[i] for i in tr_i], y[tr_i])
@@ -227,7 +269,8 @@ def run_demo(
                    "baseline_test_macro_f1": round(float(baseline_f1), 4),
                    "cross_instrument_macro_f1": round(float(cross_f1), 4)},
         "command": f"python -m sklearn_genre demo --n-per-class {n_per_class} "
-                   f"--random-state {random_state} (grid {grid})",
+                   f"--clip-seconds {clip_seconds:g} --random-state {random_state} "
+                   f"(grid {grid}, parameters {pipeline_params})",
     }
     safe_path = save(model, out_dir / "genre.sgm", card=card)
     report_path = report(model, X_test, y_test, groups=groups[test],
@@ -248,6 +291,7 @@ def run_demo(
     results = {
         "n_clips": len(X), "n_train": len(train), "n_test": len(test),
         "crnn_test_macro_f1": round(float(crnn_f1), 4),
+        "crnn_train_accuracy": round(float(np.mean(model.predict(X_train) == y_train)), 4),
         "baseline_test_macro_f1": round(float(baseline_f1), 4),
         "crnn_cv_macro_f1": round(float(search.best_score_), 4),
         "best_params": {k: str(v) for k, v in search.best_params_.items()},

@@ -28,6 +28,21 @@ def test_instrument_holdout_separates_instruments_and_pieces():
     assert sorted(train_pool + test_pool) == [0, 6, 40, 73]
 
 
+def test_instrument_holdout_keeps_every_class_on_both_sides():
+    # class "a" is played by 0 and 6 only, class "b" by 40 and 73 only: a random half of
+    # the pool could leave one class without training clips; with y it never does
+    y = np.repeat(["a", "b"], 8)
+    instruments = np.array([0, 6] * 4 + [40, 73] * 4)
+    groups = np.arange(16)
+    for seed in range(20):
+        train, test, train_pool, _ = instrument_holdout(instruments, groups, y,
+                                                        random_state=seed)
+        assert set(y[train]) == {"a", "b"} and set(y[test]) == {"a", "b"}
+        assert not set(instruments[train]) & set(instruments[test])
+    with pytest.raises(ValueError, match="every class"):
+        instrument_holdout(np.array([0] * 8 + [40] * 8), groups, y)
+
+
 def test_demo_end_to_end_small(tmp_path):
     lines = []
     results = run_demo(out_dir=tmp_path / "out", n_per_class=6, data_home=tmp_path / "data",
