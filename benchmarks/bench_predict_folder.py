@@ -14,7 +14,7 @@ learned), saves it (``.sgm``), then measures:
   resample, mel) and the seconds in the model calls;
 - ``predict_proba``: the model on the already-computed mels of the same files, in one call.
 
-The figure the issue asks for is ``ratio_excluding_decoding``: tracks per second of the
+The headline figure is ``ratio_excluding_decoding``: tracks per second of the
 folder prediction's model calls over tracks per second of ``predict_proba`` on the same
 arrays (1.0: as fast; the target is at least 0.9). ``in_process_end_to_end_ratio`` includes
 decoding. Best of ``--repeats`` runs for the in-process figures (the machine is shared).
