@@ -40,6 +40,7 @@ from .engine import (
     pool_windows,
     random_crops,
     resolve_n_jobs,
+    whole_batch_threads,
     window_scores,
 )
 
@@ -303,9 +304,10 @@ class CRNNBase(NeuralNet):
             x = weight * x + (1 - weight) * x[partner]
         n_chunks = self._n_chunks(x, fit_params, training=True)
         if n_chunks <= 1:
-            y_pred = self.infer(x, **fit_params)
-            loss = self._mixed_loss(y_pred, y, x, partner, weight)
-            loss.backward()
+            with whole_batch_threads():
+                y_pred = self.infer(x, **fit_params)
+                loss = self._mixed_loss(y_pred, y, x, partner, weight)
+                loss.backward()
             return {"loss": loss.detach(), "y_pred": self._pooled(y_pred.detach())}
         seeds = torch.randint(0, 2**62, (n_chunks,)).tolist()
         outputs = chunked_forward(self._infer_one, x, n_chunks, grad=True, seeds=seeds)

@@ -15,7 +15,13 @@ dropout), :mod:`~sklearn_genre.engine.pooling` (windows to tracks),
 from .augment import Augment, mixup, random_crops
 from .layers import Conv1d, Dropout, MaxPoolReLU, dropout_generator, stacked_lstm
 from .modules import CRNN, TIME_POOLINGS, ShortChunkCRNN
-from .parallel import batch_splittable, chunked_backward, chunked_forward, resolve_n_jobs
+from .parallel import (
+    batch_splittable,
+    chunked_backward,
+    chunked_forward,
+    resolve_n_jobs,
+    whole_batch_threads,
+)
 from .pooling import OUTPUTS, WINDOW_POOLINGS, pool_windows, window_scores
 from .runtime import cpu_runtime, flush_denormal_enabled, process_settings
 
@@ -24,5 +30,5 @@ __all__ = [
     "TIME_POOLINGS", "WINDOW_POOLINGS", "batch_splittable", "chunked_backward",
     "chunked_forward", "cpu_runtime", "dropout_generator", "flush_denormal_enabled",
     "mixup", "pool_windows", "process_settings", "random_crops", "resolve_n_jobs",
-    "stacked_lstm", "window_scores",
+    "stacked_lstm", "whole_batch_threads", "window_scores",
 ]

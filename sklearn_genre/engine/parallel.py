@@ -20,7 +20,7 @@ import torch
 from .layers import dropout_generator
 
 __all__ = ["batch_splittable", "chunked_backward", "chunked_forward", "resolve_n_jobs",
-           "workers_only"]
+           "whole_batch_threads", "workers_only"]
 
 _pools: dict[int, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
@@ -164,3 +164,24 @@ def workers_only(n_jobs):
         if switch:
             torch.set_num_threads(previous)
         _state.threads = outer
+
+
+@contextlib.contextmanager
+def whole_batch_threads():
+    """Inside :func:`workers_only`: give torch back its own thread count for a step that
+    runs whole (a training batch through batch normalization cannot be split).
+
+    Without it such a step would run on the one thread ``workers_only`` left to the
+    calling thread: measured 88-92 training windows/s for the default network on 2 cores
+    with 1 or 2 threads asked for. Nothing changes outside ``workers_only``.
+    """
+    threads = getattr(_state, "threads", None)
+    current = torch.get_num_threads()
+    if not threads or threads == current:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(current)
