@@ -91,6 +91,20 @@ def held_out_instruments(tables: dict, rng) -> list[int]:
                      "and unseen instruments")
 
 
+def pipeline_overrides(items) -> dict:
+    """``["PARAM=VALUE", ...]`` (values as Python literals where they parse) to a dict."""
+    import ast
+
+    out = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -150,6 +164,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=-1, help="rendering processes")
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="a parameter of the default pipeline, e.g. "
+                             "'clf__augment={\"band_shift\": 2}' (repeatable)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(HERE / "results" / "robustness.json"))
     args = parser.parse_args(argv)
@@ -217,7 +234,7 @@ def main(argv=None):
     models = {}
     for model in MODELS:
         if model == "default":
-            params = {"clf__verbose": 0}
+            params = {"clf__verbose": 0, **pipeline_overrides(args.set)}
             if args.epochs is not None:
                 params["clf__max_epochs"] = args.epochs
             estimator = make_genre_pipeline(random_state=args.seed, **params)
