@@ -120,3 +120,44 @@ def test_corpus_rendering_and_extraction_leave_fresh_workers(loop, tmp_path):
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     fits = set(Parallel(n_jobs=2)(delayed(_pid)(i) for i in range(4)))
     assert not fits & before  # the loop's workers never run the fits
+
+
+def test_batch_norm_training_steps_get_torchs_threads_back(rng):
+    """Batch-norm batches are never split across threads (their statistics need the whole
+    batch), so their training steps run on torch's own thread count, not on the single
+    thread the batch-splitting mode leaves the calling thread."""
+    from sklearn_genre import CRNNClassifier
+    from sklearn_genre.engine.parallel import whole_batch_threads, workers_only
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with whole_batch_threads():  # outside workers_only: nothing changes
+            assert torch.get_num_threads() == 2
+        with workers_only(2):
+            assert torch.get_num_threads() == 1
+            with whole_batch_threads():
+                assert torch.get_num_threads() == 2
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+
+        from skorch.callbacks import Callback
+
+        seen = []
+
+        class Record(Callback):
+            def on_train_begin(self, net, **kwargs):
+                first_conv = next(m for m in net.module_.modules()
+                                  if isinstance(m, torch.nn.Conv2d))
+                first_conv.register_forward_hook(
+                    lambda module, i, o: seen.append((module.training,
+                                                      torch.get_num_threads())))
+
+        X, y = make_separable(rng, n_tracks=16)
+        clf = CRNNClassifier(max_epochs=1, batch_size=8, n_jobs=2, verbose=0, random_state=0,
+                             callbacks=[("record", Record())], **SMALL_NET)
+        clf.fit(X, y)
+        assert {threads for training, threads in seen if training} == {2}
+        assert torch.get_num_threads() == 2  # restored after fit
+    finally:
+        torch.set_num_threads(previous)
