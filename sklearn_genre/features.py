@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_spectrograms
@@ -97,6 +100,13 @@ class ClassicFeatures(_StatelessSpectrogramTransformer):
     (1, 65)
     """
 
+    _parameter_constraints: dict = {"n_mfcc": [Interval(Integral, 1, None, closed="left")]}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True  # transform needs the fitted band count and names
+        return tags
+
     def __init__(self, n_mfcc: int = 20):
         self.n_mfcc = n_mfcc
 
@@ -113,10 +123,7 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         -------
         self : ClassicFeatures
         """
-        if not isinstance(self.n_mfcc, int) or isinstance(self.n_mfcc, bool) or \
-                self.n_mfcc < 1:
-            raise ValueError(f"n_mfcc must be a positive integer, got {self.n_mfcc!r}.")
-        super().fit(X)
+        super().fit(X)  # checks X and the parameters
         names = [f"mfcc{k}" for k in range(self.n_mfcc)] + [
             "centroid", "bandwidth", "rolloff", "flatness"] + [
             f"contrast{k}" for k in range(6)] + ["rms_db", "onset_strength"]
@@ -158,6 +165,8 @@ np.ndarray [shape=(n_mels, n_frames_i)]
         flatness = np.exp(np.log(power + 1e-12).mean(axis=0)) / (power.mean(axis=0) + 1e-12)
         contrast = librosa.feature.spectral_contrast(S=np.sqrt(power), freq=freqs,
                                                      sr=SAMPLE_RATE, fmin=150.0, n_bands=5)
+        # an octave band with no mel band in it (few bands) has no contrast: 0, not NaN
+        contrast = np.nan_to_num(contrast, nan=0.0)
         rms_db = 10.0 * np.log10(power.mean(axis=0) + 1e-12)
         mfcc = librosa.feature.mfcc(S=power_db, n_mfcc=self.n_mfcc)
         onset = librosa.onset.onset_strength(S=power_db, sr=SAMPLE_RATE,

@@ -24,6 +24,7 @@ from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_genre import (
+    ClassicFeatures,
     CRNNClassifier,
     CRNNTagger,
     MelNormalizer,
@@ -99,6 +100,8 @@ CASES = [
     Case("MelWindower", lambda: MelWindower(n_windows=2, window_frames=24),
          lambda rng: (_ragged(rng), None), _transform),
     Case("MelStatistics", lambda: MelStatistics(), lambda rng: (_ragged(rng), None),
+         _transform),
+    Case("ClassicFeatures", lambda: ClassicFeatures(n_mfcc=8), lambda rng: (_ragged(rng), None),
          _transform),
     Case("MelSpectrogram", lambda: MelSpectrogram(), lambda rng: (_waveforms(rng), None),
          _transform, spectrograms=False),

@@ -81,3 +81,27 @@ def test_random_state_seeds_every_random_step(rng):
     np.testing.assert_array_equal(clone(pipe).fit(X, y).predict_proba(X), first)
     other = make_genre_pipeline(random_state=4, **small)
     assert not np.allclose(other.fit(X, y).predict_proba(X), first)
+
+
+def test_classic_baseline_learns_timbre_and_checks_its_parameters(rng):
+    import pytest
+
+    from sklearn_genre import ClassicFeatures
+
+    # two "timbres": energy high in the spectrum or low, same loudness on average
+    X, y = [], np.array(["bright", "dark"] * 20)
+    for label in y:
+        track = rng.normal(-50, 3, (96, int(rng.integers(150, 400))))
+        track[(slice(60, 96) if label == "bright" else slice(0, 36))] += 25.0
+        X.append(track.astype(np.float32))
+    model = make_baseline_pipeline(features="classic").fit(X[:30], y[:30])
+    assert model.score(X[30:], y[30:]) == 1.0
+    features = model[0]
+    assert isinstance(features, ClassicFeatures) and len(features.feature_names_) == 65
+    assert features.transform(X[:2]).shape == (2, 65)
+    with pytest.raises(ValueError, match="features must be"):
+        make_baseline_pipeline(features="mfcc")
+    with pytest.raises(ValueError, match="n_mfcc"):
+        ClassicFeatures(n_mfcc=0).fit(X)
+    with pytest.raises(ValueError, match="mel bands|n_mels|bands"):
+        features.transform([np.zeros((64, 100), dtype=np.float32)])
