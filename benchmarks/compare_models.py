@@ -206,10 +206,13 @@ def main(argv=None):
     context = multiprocessing.get_context("spawn")
     for name in args.models:
         started = time.perf_counter()
-        with context.Pool(1) as pool:  # own process: own peak memory
-            seeds = args.expensive_seeds if name in EXPENSIVE else args.seeds
-            result = pool.apply(evaluate, (name, corpus_kwargs, seeds, args.folds, args.quick,
-                                           args.preset))
+        seeds = args.expensive_seeds if name in EXPENSIVE else args.seeds
+        job = (name, corpus_kwargs, seeds, args.folds, args.quick, args.preset)
+        if args.quick:  # in this process: no start-up per model (peak RSS is shared)
+            result = evaluate(*job)
+        else:
+            with context.Pool(1) as pool:  # own process: own peak memory
+                result = pool.apply(evaluate, job)
         summaries.append(summarize(name, result))
         print(f"{name}: macro-F1 {summaries[-1]['macro_f1']:.3f} "
               f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
