@@ -14,6 +14,7 @@ from sklearn_genre.engine import (
     ShortChunkCRNN,
     cpu_runtime,
     flush_denormal_enabled,
+    mel_band_frequencies,
     mixup,
     pool_windows,
     process_settings,
@@ -184,3 +185,32 @@ def test_augmentations_do_what_they_say():
         Augment.from_param({"pitch": 2})
     with pytest.raises(ValueError, match="must be >= 0"):
         Augment(gain=-1)
+    with pytest.raises(ValueError, match="fmax must be above fmin"):
+        Augment(pitch_shift=1, fmin=6000.0)
+
+
+def test_mel_band_frequencies_are_librosas():
+    librosa = pytest.importorskip("librosa")
+    for n_mels, fmin, fmax in ((96, 0.0, 6000.0), (128, 30.0, 11025.0), (40, 0.0, 800.0)):
+        expected = librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
+        np.testing.assert_allclose(mel_band_frequencies(n_mels, fmin, fmax).numpy(),
+                                   expected, rtol=1e-9)
+
+
+def test_pitch_shift_moves_a_partial_by_its_interval():
+    centers = mel_band_frequencies(96)
+    x = torch.zeros(1, 1, 96, 8)
+    x[..., 40, :] = 1.0  # one partial at band 40 (about 1176 Hz)
+    for semitones in (12.0, 7.0, 3.0):
+        torch.manual_seed(0)
+        augment = Augment(pitch_shift=semitones)
+        draw = float(torch.rand(1)) * 2 * semitones - semitones  # the draw it will make
+        torch.manual_seed(0)
+        moved = augment(x)[0, 0]
+        torch.testing.assert_close(moved, moved[:, :1].expand_as(moved))  # every frame alike
+        moved = moved[:, 0]
+        assert moved.sum() > 0.5
+        peak = float((moved * centers).sum() / moved.sum())  # centroid of the moved partial
+        np.testing.assert_allclose(peak, float(centers[40]) * 2 ** (draw / 12), rtol=0.02)
+    x = torch.randn(2, 3, 96, 16)
+    torch.testing.assert_close(Augment(pitch_shift=1e-9)(x), x, atol=1e-5, rtol=0)

@@ -12,7 +12,7 @@ dropout), :mod:`~sklearn_genre.engine.pooling` (windows to tracks),
 :mod:`~sklearn_genre.engine._torch` (the only use of torch's private names).
 """
 
-from .augment import Augment, mixup, random_crops
+from .augment import Augment, mel_band_frequencies, mixup, random_crops, transpose_mels
 from .layers import Conv1d, Dropout, MaxPoolReLU, dropout_generator, stacked_lstm
 from .modules import CRNN, TIME_POOLINGS, ShortChunkCRNN
 from .parallel import (
@@ -29,6 +29,7 @@ __all__ = [
     "Augment", "CRNN", "Conv1d", "Dropout", "MaxPoolReLU", "OUTPUTS", "ShortChunkCRNN",
     "TIME_POOLINGS", "WINDOW_POOLINGS", "batch_splittable", "chunked_backward",
     "chunked_forward", "cpu_runtime", "dropout_generator", "flush_denormal_enabled",
-    "mixup", "pool_windows", "process_settings", "random_crops", "resolve_n_jobs",
-    "stacked_lstm", "whole_batch_threads", "window_scores",
+    "mel_band_frequencies", "mixup", "pool_windows", "process_settings", "random_crops",
+    "resolve_n_jobs", "stacked_lstm", "transpose_mels", "whole_batch_threads",
+    "window_scores",
 ]

@@ -8,8 +8,9 @@ Magnitudes are in the units of the network input (standard deviations after a fi
 
 - :func:`random_crops`: a random excerpt of ``crop_frames`` frames of every window;
 - :class:`Augment`: time and frequency masks (SpecAugment, Park et al. 2019), a random
-  gain and spectral tilt (EQ), a shift by whole mel bands (pitch), a time stretch by frame
-  resampling (tempo), each drawn per window;
+  gain and spectral tilt (EQ), a pitch shift in semitones (:func:`transpose_mels`: the
+  mel axis resampled at the shifted band frequencies) or by whole mel bands, a time
+  stretch by frame resampling (tempo), each drawn per window;
 - :func:`mixup`: convex combinations of pairs of tracks and of their targets
   (Zhang et al. 2018), applied by the estimators in the training step.
 """
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-__all__ = ["Augment", "mixup", "random_crops"]
+__all__ = ["Augment", "mel_band_frequencies", "mixup", "random_crops", "transpose_mels"]
 
 
 def random_crops(windows: torch.Tensor, crop_frames: int) -> torch.Tensor:
@@ -79,8 +80,17 @@ class Augment:
         A spectral tilt (EQ): a linear ramp from ``-t`` at the lowest band to ``+t`` at
         the highest, ``t`` drawn from ``[-tilt, tilt]`` per window.
     band_shift : int, default=0
-        A shift of the window by up to this many whole mel bands up or down (pitch; the
-        edge band is repeated).
+        A shift of the window by up to this many whole mel bands up or down (the edge band
+        is repeated). On a mel axis a band is a different interval at each frequency
+        (about a semitone near 500 Hz, half of one above 1 kHz on the MTG recipe's axis):
+        ``pitch_shift`` is the transposition.
+    pitch_shift : float, default=0.0
+        A transposition by ``s`` semitones, ``s`` drawn uniformly from ``[-pitch_shift,
+        pitch_shift]`` per window, by :func:`transpose_mels` (band ``i``, center ``f_i``,
+        takes the value at ``f_i / 2 ** (s / 12)``) on a Slaney mel axis from ``fmin`` to
+        ``fmax`` with the window's number of bands.
+    fmin, fmax : float, default=0.0, 6000.0
+        The mel axis of ``pitch_shift`` (the MTG-Jamendo recipe: 0-6000 Hz).
     stretch : float, default=0.0
         A time stretch by a factor drawn from ``[1 - stretch, 1 + stretch]`` per window
         (tempo): the window is resampled along time (linear interpolation) and cut or
@@ -105,8 +115,11 @@ class Augment:
     gain: float = 0.0
     tilt: float = 0.0
     band_shift: int = 0
+    pitch_shift: float = 0.0
     stretch: float = 0.0
     mixup: float = 0.0
+    fmin: float = 0.0
+    fmax: float = 6000.0
 
     @classmethod
     def from_param(cls, value):
@@ -130,12 +143,15 @@ class Augment:
                 raise ValueError(f"Augment.{name} must be >= 0, got {value!r}.")
         if self.stretch >= 1:
             raise ValueError(f"Augment.stretch must be below 1, got {self.stretch!r}.")
+        if self.fmax <= self.fmin:
+            raise ValueError(f"Augment.fmax must be above fmin, got fmin={self.fmin!r}, "
+                             f"fmax={self.fmax!r}.")
 
     @property
     def active(self) -> bool:
         """Whether any per-window transformation is on (mixup aside)."""
         return any((self.time_masks, self.freq_masks, self.gain, self.tilt, self.band_shift,
-                    self.stretch))
+                    self.pitch_shift, self.stretch))
 
     def __call__(self, windows: torch.Tensor) -> torch.Tensor:
         """Return a transformed copy of ``windows``, shape ``(batch, n_windows, n_mels,
@@ -150,6 +166,9 @@ class Augment:
         if self.band_shift:
             x = _shift_bands(x, torch.randint(-self.band_shift, self.band_shift + 1,
                                               (count,)))
+        if self.pitch_shift:
+            x = transpose_mels(x, _uniform((count,), -self.pitch_shift, self.pitch_shift),
+                               self.fmin, self.fmax)
         if self.gain:
             x += _uniform((count, 1, 1), -self.gain, self.gain)
         if self.tilt:
@@ -178,6 +197,86 @@ def _shift_bands(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     n_mels = x.shape[1]
     source = (torch.arange(n_mels)[None, :] - shifts[:, None]).clamp(0, n_mels - 1)
     return torch.gather(x, 1, source[:, :, None].expand(-1, -1, x.shape[2]))
+
+
+def mel_band_frequencies(n_mels: int, fmin: float = 0.0, fmax: float = 6000.0):
+    """Center frequencies in Hz of ``n_mels`` triangular bands on the Slaney mel scale.
+
+    The formula of ``librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]``
+    (linear below 1 kHz, logarithmic above), the centers of ``librosa.filters.mel``'s
+    bands, computed here so that the engine needs only torch.
+
+    Returns
+    -------
+    centers : torch.Tensor [shape=(n_mels,), dtype=float64]
+
+    Examples
+    --------
+    >>> from sklearn_genre.engine import mel_band_frequencies
+    >>> centers = mel_band_frequencies(96)
+    >>> round(float(centers[0]), 1), round(float(centers[-1]), 1)
+    (28.2, 5827.9)
+    """
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = torch.log(torch.tensor(6.4, dtype=torch.float64)) / 27.0
+
+    def to_mel(hz):
+        hz = torch.as_tensor(hz, dtype=torch.float64)
+        return torch.where(hz >= min_log_hz,
+                           min_log_mel + torch.log(hz.clamp(min=min_log_hz) / min_log_hz)
+                           / logstep, hz / f_sp)
+
+    mels = torch.linspace(float(to_mel(fmin)), float(to_mel(fmax)), n_mels + 2,
+                          dtype=torch.float64)[1:-1]
+    return torch.where(mels >= min_log_mel,
+                       min_log_hz * torch.exp(logstep * (mels - min_log_mel)), f_sp * mels)
+
+
+def transpose_mels(x: torch.Tensor, semitones, fmin: float = 0.0, fmax: float = 6000.0):
+    """Transpose mel spectrograms by resampling their mel axis at shifted frequencies.
+
+    Band ``i`` (center ``f_i`` on a Slaney mel axis from ``fmin`` to ``fmax``) takes the
+    value at ``f_i / 2 ** (s / 12)``, interpolated linearly between the neighbouring
+    bands' centers; the edge bands are repeated beyond the axis. Harmonics move with their
+    fundamental, as in a pitch-shifted recording (the spectral envelope moves too).
+
+    Parameters
+    ----------
+    x : torch.Tensor [shape=(n, n_mels, n_frames)]
+        Mels in dB or normalized; float.
+    semitones : float or torch.Tensor [shape=(n,)]
+        The transposition of every row.
+    fmin, fmax : float, default=0.0, 6000.0
+        The mel axis (the MTG-Jamendo recipe's by default).
+
+    Returns
+    -------
+    transposed : torch.Tensor [shape=(n, n_mels, n_frames)]
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_genre.engine import transpose_mels
+    >>> x = torch.zeros(1, 96, 4)
+    >>> x[0, 40] = 1.0                        # a partial at 1176 Hz
+    >>> int(transpose_mels(x, 12.0)[0, :, 0].argmax())  # an octave up: about 2352 Hz
+    64
+    """
+    n, n_mels, frames = x.shape
+    centers = mel_band_frequencies(n_mels, fmin, fmax)
+    semitones = torch.as_tensor(semitones, dtype=torch.float64).expand(n)
+    source = centers[None, :] / torch.pow(2.0, semitones / 12)[:, None]
+    # fractional band index of each source frequency (piecewise linear between centers)
+    upper = torch.searchsorted(centers, source.contiguous()).clamp(1, n_mels - 1)
+    lower = upper - 1
+    span = centers[upper] - centers[lower]
+    position = (lower + (source - centers[lower]) / span).clamp(0, n_mels - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp(max=n_mels - 1)
+    weight = (position - low).to(x.dtype).unsqueeze(2)
+    return (torch.gather(x, 1, low.unsqueeze(2).expand(-1, -1, frames)) * (1 - weight)
+            + torch.gather(x, 1, high.unsqueeze(2).expand(-1, -1, frames)) * weight)
 
 
 def _stretch(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
