@@ -143,6 +143,8 @@ def test_bench_predict_folder_quick(tmp_path):
 def test_robustness_quick(tmp_path):
     import shutil
 
+    import numpy as np
+
     import pytest
 
     pytest.importorskip("tinysoundfont")
@@ -156,10 +158,15 @@ def test_robustness_quick(tmp_path):
     conditions = _load("robustness").CONDITIONS
     assert results["conditions"] == conditions and not results["skipped"]
     assert {"unseen pieces", "unseen instruments", "unseen soundfont", "tempo -15 %",
-            "pitch +2", "noise 10 dB SNR", "EQ tilt -3 dB/oct"} <= set(conditions)
+            "pitch +2", "noise 10 dB SNR", "EQ tilt -3 dB/oct",
+            "pitch -1, mels resampled"} <= set(conditions)
+    n_classes = len(results["settings"]["classes"])
     for model in ("default", "baseline", "classic"):
         row = results["models"][model]
         assert set(row["macro_f1"]) == set(conditions)
+        confusion = np.array(row["confusion_unseen_pieces"])  # every test clip, once
+        assert confusion.shape == (n_classes, n_classes)
+        assert confusion.sum() == results["n_test"]
         assert all(0 <= v <= 1 for v in row["macro_f1"].values())
         assert 0 <= row["train_accuracy"] <= 1 and row["fit_seconds"] >= 0
     held = results["held_out"]
@@ -187,6 +194,13 @@ def test_robustness_holds_out_a_soundfont_family_and_instruments():
     tables = {"a": {1: 1, 2: 1, 3: 1}, "b": {3: 1, 4: 1, 5: 1}}
     held = module.held_out_instruments(tables, rng)
     assert all(set(t) & set(held) and set(t) - set(held) for t in tables.values())
+    mels = [np.random.default_rng(1).normal(-40, 10, (96, n)).astype(np.float32)
+            for n in (50, 80)]
+    same = module.resampled(mels, 0.0)
+    assert [m.shape for m in same] == [(96, 50), (96, 80)] and same[0].dtype == np.float32
+    np.testing.assert_allclose(same[1], mels[1], atol=1e-4)
+    up = module.resampled([np.eye(96, 4, -40, dtype=np.float32) * 10], 12.0)[0]
+    assert 63 <= int(up[:, 0].argmax()) <= 64  # band 40 (1176 Hz) an octave up: ~2352 Hz
 
 
 def test_bench_corpus_quick(tmp_path):
