@@ -144,7 +144,6 @@ def test_robustness_quick(tmp_path):
     import shutil
 
     import numpy as np
-
     import pytest
 
     pytest.importorskip("tinysoundfont")
