@@ -39,6 +39,7 @@ def main(argv=None):
         args.n_per_class, args.clip_seconds, args.classes = 2, 3.0, ["jig", "palestrina"]
 
     from sklearn_genre.datasets import render_score_corpus, score_catalogue
+    from sklearn_genre.datasets._corpus import CORPUS_VERSION
 
     options = {"classes": args.classes, "n_per_class": args.n_per_class,
                "clip_seconds": args.clip_seconds, "n_jobs": args.n_jobs, "verbose": False}
@@ -58,7 +59,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as home:
         for phase in ("cold", "notes_cached", "cached"):
             if phase == "notes_cached":
-                shutil.rmtree(Path(home) / "score_corpus" / "v2")
+                shutil.rmtree(Path(home) / "score_corpus" / f"v{CORPUS_VERSION}")
             start = time.perf_counter()
             corpus = render_score_corpus(**options, data_home=home)
             seconds = time.perf_counter() - start

@@ -175,6 +175,8 @@ def main(argv=None):
                         help="'installed', 'bundled' or a comma-separated list of files")
     parser.add_argument("--instrumentation", default="genre", choices=["genre", "shared"])
     parser.add_argument("--effects", default="random", choices=["random", "none"])
+    parser.add_argument("--dynamics", default="flat", choices=["flat", "metrical"],
+                        help="note velocities: random, or following the notated metre")
     parser.add_argument("--epochs", type=int, default=None,
                         help="the CRNN's max_epochs (default: the pipeline's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -229,7 +231,8 @@ def main(argv=None):
         classes=classes, n_per_class=args.n_per_class, clip_seconds=args.clip_seconds,
         instrumentation=args.instrumentation, instruments=train_programs,
         soundfonts=train_fonts, effects=None if args.effects == "none" else args.effects,
-        data_home=args.data_home, n_jobs=args.n_jobs, random_state=args.seed, verbose=False)
+        dynamics=args.dynamics, data_home=args.data_home, n_jobs=args.n_jobs,
+        random_state=args.seed, verbose=False)
     corpus = render_score_corpus(**corpus_args)
     y, groups = corpus.target, corpus.groups
     train, test = group_holdout(y, groups, n_splits=4, random_state=args.seed)

@@ -18,7 +18,11 @@ from sklearn_genre.datasets import (  # noqa: E402
     render_score_corpus,
     score_catalogue,
 )
-from sklearn_genre.datasets._corpus import default_classes, expected_frames  # noqa: E402
+from sklearn_genre.datasets._corpus import (  # noqa: E402
+    CORPUS_VERSION,
+    default_classes,
+    expected_frames,
+)
 from sklearn_genre.effects import ClipEffects, EffectRanges, add_noise, apply_effects  # noqa: E402
 
 SMALL = dict(classes=["jig", "chorale"], n_per_class=3, clip_seconds=4.0, verbose=False)
@@ -26,7 +30,7 @@ SMALL = dict(classes=["jig", "chorale"], n_per_class=3, clip_seconds=4.0, verbos
 
 def _clip_files(home):
     """The clip cache entries (the note events of the scores are cached beside them)."""
-    return sorted((home / "score_corpus" / "v2").glob("*.npy"))
+    return sorted((home / "score_corpus" / f"v{CORPUS_VERSION}").glob("*.npy"))
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +112,7 @@ def test_instrument_pool_is_shared_and_selectable(tmp_path):
     ({"n_per_class": 0}, "n_per_class"),
     ({"clip_seconds": 0}, "clip_seconds"),
     ({"instruments": [200]}, "General-MIDI"),
+    ({"dynamics": "loud"}, "dynamics must be one of"),
 ])
 def test_bad_arguments(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
@@ -341,7 +346,7 @@ def test_cache_key_covers_every_new_field_and_keeps_old_entries(tmp_path):
     copy = tmp_path / "Copy.sf2"
     shutil.copy(_bundled(), copy)
     changed = {"soundfont": str(copy), "transposition": 1, "effects": ClipEffects(gain_db=-3.0),
-               "snr_db": 20.0, "tilt_db_per_octave": 2.0}
+               "snr_db": 20.0, "tilt_db_per_octave": 2.0, "metrical_dynamics": True}
     assert set(changed) == {f.name for f in fields(plan)[8:]}
     keys = {plan.key(versions)}
     for name, value in changed.items():
@@ -398,6 +403,64 @@ def test_fast_kern_reader_matches_music21(catalogue):
     for location in rows.location:
         np.testing.assert_array_equal(_kern_note_events(Path(location)),
                                       _note_events_music21(location))
+
+
+def test_accents_follow_the_notated_metre(catalogue):
+    from sklearn_genre.datasets._scores import parse_note_events
+
+    ok = catalogue[catalogue.status == "ok"]
+    # a 6/8 jig: downbeats every 6 eighths (3 quarters), the half bar on the 4th eighth
+    jig = ok[(ok.label == "jig") & (ok.metre == "6/8")].iloc[0]
+    events = parse_note_events(jig.location)
+    assert events.shape[1] == 4
+    assert set(np.unique(events[:, 3])) <= {1.0, 0.5, 0.25, 0.125, 0.0625}
+    downbeats = events[events[:, 3] == 1.0, 0]
+    assert np.median(np.diff(downbeats)) == 3.0
+    half_bars = events[events[:, 3] == 0.5, 0]
+    # every half bar sits 1.5 quarters after a downbeat
+    assert np.isin(half_bars - 1.5, downbeats).mean() > 0.9
+    # a 2/4 reel: downbeats every 2 quarters, and most notes are weak sixteenths
+    reel = ok[(ok.label == "reel") & (ok.metre == "2/4")].iloc[0]
+    events = parse_note_events(reel.location)
+    assert np.median(np.diff(events[events[:, 3] == 1.0, 0])) == 2.0
+    values, counts = np.unique(events[:, 3], return_counts=True)
+    assert values[counts.argmax()] == 0.125
+
+
+def test_downbeats_are_rendered_louder():
+    from sklearn_genre.datasets._soundfonts import bundled_soundfont, synthesize_events
+
+    n = 32
+    accents = np.tile([1.0, 0.125, 0.125, 0.125], n // 4)
+    events = np.column_stack([np.arange(n) * 0.5, np.full(n, 0.5), np.full(n, 69), accents])
+    note = int(0.25 * 24000)
+
+    def onset_db(events):
+        y = synthesize_events(events, program=0, soundfont=bundled_soundfont(),
+                              seconds_per_ql=0.5, start_ql=0.0, clip_seconds=n * 0.25,
+                              velocity_seed=0)
+        head = y[: n * note].reshape(n, note)[:, : note // 2]
+        db = 10 * np.log10(np.mean(head ** 2, axis=1))
+        return db[accents == 1].mean() - db[accents < 1].mean()
+
+    # velocity 106 against 71 with a linear velocity-to-amplitude player: 3.5 dB per
+    # note, less where the tail of the louder note before sounds on (2.2 dB measured)
+    assert 1.5 < onset_db(events) < 4.0
+    # without the accent column every note has the same expected loudness
+    assert abs(onset_db(events[:, :3])) < 1.0
+
+
+def test_metrical_dynamics_is_an_option_of_its_own(tmp_path):
+    flat = render_score_corpus(classes=["jig"], data_home=tmp_path, **TINY)
+    metrical = render_score_corpus(classes=["jig"], data_home=tmp_path, **TINY,
+                                   dynamics="metrical")
+    # the same plan (pieces, starts, instruments), other velocities, their own cache entries
+    np.testing.assert_array_equal(flat.track_ids, metrical.track_ids)
+    assert len(_clip_files(tmp_path)) == 4
+    assert not flat.metadata.metrical_dynamics.any() and metrical.metadata.metrical_dynamics.all()
+    assert "no metrical accent" in flat.DESCR and "notated metre" in metrical.DESCR
+    for a, b in zip(flat.data, metrical.data):
+        assert a.shape == b.shape and np.abs(a - b).max() > 1.0
 
 
 def test_notes_are_parsed_once_and_cached(tmp_path, monkeypatch):

@@ -24,7 +24,11 @@ from ._base import atomic_save_npy
 __all__ = ["score_catalogue", "default_classes", "note_events", "DANCE_METRES", "MIN_PIECES"]
 
 #: Format of the cached note events; bump when :func:`parse_note_events` changes.
-EVENTS_VERSION = 1
+EVENTS_VERSION = 2  # 2: a fourth column, the metrical accent of each note
+
+#: Accent given to notes when the score has no time signature (music21's weight of a
+#: beat that is neither the downbeat nor the half bar in 4/4).
+UNMETERED_ACCENT = 0.25
 
 _DUPLE = frozenset({"2/4", "4/4", "C", "C|", "2/2"})
 #: Metres consistent with each dance type; a tune whose ``M:`` contradicts its ``R:``
@@ -215,16 +219,25 @@ def _kern_note_events(path: Path) -> np.ndarray:
         if line.startswith("**"):
             if any(f != "**kern" for f in fields) or columns is not None:
                 raise _UnsupportedKern(f"spines {fields}")
-            columns = [{"time": Fraction(0), "notes": [], "open": None}
-                       for _ in fields]
+            columns = [{"time": Fraction(0), "notes": [], "open": None, "metre": None,
+                        "bar": None, "first_bar": None} for _ in fields]
             continue
         if columns is None or len(fields) != len(columns):
             raise _UnsupportedKern(f"line {line!r}")
         if line.startswith("*"):
             if any(f in ("*^", "*v", "*+", "*x") for f in fields):
                 raise _UnsupportedKern(f"spine manipulation {line!r}")
+            for column, token in zip(columns, fields):
+                if _KERN_METRE.match(token):
+                    if column["metre"] is not None and column["metre"] != token[2:]:
+                        raise _UnsupportedKern(f"metre change {token!r}")
+                    column["metre"] = token[2:]
             continue
         if line.startswith("="):
+            for column in columns:
+                column["bar"] = column["time"]
+                if column["first_bar"] is None:
+                    column["first_bar"] = column["time"]
             continue
         for column, token in zip(columns, fields):
             if token == ".":
@@ -256,18 +269,48 @@ def _kern_note_events(path: Path) -> np.ndarray:
                 continue
             if tie_end:
                 raise _UnsupportedKern(f"tie end without a start {token!r}")
-            note = [onset, duration, midi]
+            note = [onset, duration, midi, column["bar"]]
             column["notes"].append(note)
             if tie_start:
                 column["open"] = note
     if columns is None or any(c["open"] is not None for c in columns):
         raise _UnsupportedKern("no spines, or a tie left open")
     # music21 makes the last spine (the top voice) its first part
-    events = [(float(onset), float(duration), midi, part, k)
+    events = [(float(onset), float(duration), midi,
+               _kern_accent(column, onset, bar), part, k)
               for part, column in enumerate(reversed(columns))
-              for k, (onset, duration, midi) in enumerate(column["notes"])]
-    events.sort(key=lambda e: (e[0], e[3], e[4]))
-    return np.array([e[:3] for e in events], dtype=np.float64).reshape(-1, 3)
+              for k, (onset, duration, midi, bar) in enumerate(column["notes"])]
+    events.sort(key=lambda e: (e[0], e[4], e[5]))
+    return np.array([e[:4] for e in events], dtype=np.float64).reshape(-1, 4)
+
+
+_KERN_METRE = re.compile(r"^\*M\d+/\d+$")
+
+
+def _kern_accent(column: dict, onset, bar) -> float:
+    """music21's ``beatStrength`` of a note of a **kern spine.
+
+    The offset in the bar counts from the last barline; before the first one (a pickup)
+    the bar is right-aligned on that barline, as music21 pads a pickup measure.
+    """
+    if column["metre"] is None:
+        return UNMETERED_ACCENT
+    metre = _time_signature(column["metre"])
+    bar_ql = metre.barDuration.quarterLength
+    if bar is None:
+        first = column["first_bar"] if column["first_bar"] is not None else 0
+        offset = bar_ql - (first - onset) if first > onset else onset
+    else:
+        offset = onset - bar
+    return float(metre.getAccentWeight(float(offset) % bar_ql, forcePositionMatch=True,
+                                       permitMeterModulus=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _time_signature(text: str):
+    from music21 import meter
+
+    return meter.TimeSignature(text)
 
 
 def parse_note_events(location: str) -> np.ndarray:
@@ -283,9 +326,11 @@ def parse_note_events(location: str) -> np.ndarray:
 
     Returns
     -------
-    events : np.ndarray [shape=(n_notes, 3), dtype=float64]
-        ``(offset, duration, midi_pitch)`` of every sounding note, offsets and durations
-        in quarter lengths, in music21's order (by onset, then part); grace notes (no
+    events : np.ndarray [shape=(n_notes, 4), dtype=float64]
+        ``(offset, duration, midi_pitch, accent)`` of every sounding note, offsets and
+        durations in quarter lengths, the accent music21's ``beatStrength`` (1 on the
+        downbeat, 0.5 on the half bar, less on weaker beats; :data:`UNMETERED_ACCENT`
+        without a time signature), in music21's order (by onset, then part); grace notes (no
         duration) are left out.
     """
     path = Path(location)
@@ -317,9 +362,12 @@ def _note_events_music21(location: str) -> np.ndarray:
         duration = float(element.quarterLength)
         if duration <= 0:  # grace notes
             continue
+        accent = float(element.beatStrength)
+        if not np.isfinite(accent):  # no time signature
+            accent = UNMETERED_ACCENT
         pitches = element.pitches if element.isChord else [element.pitch]
         for pitch in pitches:
-            events.append((float(element.offset), duration, int(pitch.midi)))
+            events.append((float(element.offset), duration, int(pitch.midi), accent))
     if not events:
         raise ValueError(f"the score {location} has no notes")
     return np.array(events, dtype=np.float64)
@@ -346,7 +394,7 @@ def _events_in_memory(piece_id: str, location: str, cache_dir: str | None) -> np
     if path.exists():
         try:
             events = np.load(path, allow_pickle=False)
-            if events.ndim == 2 and events.shape[1] == 3 and len(events) and \
+            if events.ndim == 2 and events.shape[1] == 4 and len(events) and \
                     events.dtype == np.float64 and np.isfinite(events).all():
                 return events
         except (ValueError, OSError, EOFError):
@@ -371,7 +419,7 @@ def note_events(piece_id: str, location: str, cache_dir=None) -> np.ndarray:
 
     Returns
     -------
-    events : np.ndarray [shape=(n_notes, 3), dtype=float64]
+    events : np.ndarray [shape=(n_notes, 4), dtype=float64]
         See :func:`parse_note_events`; read-only.
     """
     events = _events_in_memory(piece_id, location, None if cache_dir is None
