@@ -255,3 +255,8 @@ def test_bench_fit_time_quick(tmp_path):
     # the default network does more work per window than the seed's (2-D, wider)
     assert rows["default"]["flops_per_window"] > rows["seed"]["flops_per_window"] > 0
     assert results["pipeline_vs_classifier"]["classifier_over_pipeline"] > 0
+    layout = results["conv_layout"]
+    for name in ("channels_last", "contiguous"):
+        assert len(layout[f"{name}_fit_seconds"]) == len(layout[f"{name}_predict_seconds"])
+        assert min(layout[f"{name}_fit_seconds"]) > 0
+    assert layout["fit_speedup"] > 0 and layout["predict_speedup"] > 0

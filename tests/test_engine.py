@@ -117,6 +117,31 @@ def test_short_chunk_crnn_takes_any_window_size(shape):
         net(torch.randn(2, shape[2] + 1, 64))
 
 
+def test_short_chunk_crnn_convolves_channels_last_and_loads_any_layout():
+    torch.manual_seed(0)
+    net = ShortChunkCRNN(n_mels=16, n_classes=3, channels=(8, 16), pools=((2, 2), (2, 2)),
+                         hidden_size=8).eval()
+    for conv in net.convs:
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not net.convs[1].weight.is_contiguous()  # (with one input channel both hold)
+    x = torch.randn(2, 3, 16, 32)
+    expected = net.window_logits(x)
+    # the same weights in the default layout (a state dict saved elsewhere) give the same
+    # logits up to float32 rounding, and loading them keeps the channels-last layout
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    other = ShortChunkCRNN(n_mels=16, n_classes=3, channels=(8, 16), pools=((2, 2), (2, 2)),
+                           hidden_size=8).eval()
+    other.load_state_dict(state)
+    assert not other.convs[1].weight.is_contiguous()
+    torch.testing.assert_close(other.window_logits(x), expected, rtol=1e-4, atol=1e-5)
+    plain = ShortChunkCRNN(n_mels=16, n_classes=3, channels=(8, 16), pools=((2, 2), (2, 2)),
+                           hidden_size=8).eval()
+    plain.convs.to(memory_format=torch.contiguous_format)
+    plain.load_state_dict(state)
+    assert plain.convs[1].weight.is_contiguous()
+    torch.testing.assert_close(plain.window_logits(x), expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("options", [
     {"rnn": "lstm", "time_pooling": "attention"}, {"rnn": None, "time_pooling": "max"},
     {"norm": None, "input_norm": "global", "stats_head": True},
