@@ -23,9 +23,10 @@ It is small and unbalanced: a sanity check, not a benchmark to tune on. Writes
         [--variant "name=default:clf__lr=0.003;clf__max_epochs=20"]
         [--seeds 0 1] [--predict-windows 4 8 16 32] [--quick]
 
-``--predict-windows``: each fitted network is also scored with that many prediction windows
-per clip (``window__n_windows`` changed after fit; training is unchanged), reported per run
-as ``macro_f1_by_windows``.
+``--predict-windows``: each fitted network with a windowing step (not the seed preset's
+single trimmed window) is also scored with that many prediction windows per clip
+(``window__n_windows`` changed after fit; training is unchanged), reported per run as
+``macro_f1_by_windows``.
 """
 
 from __future__ import annotations
@@ -194,8 +195,9 @@ def main(argv=None):
                     "accuracy": float(accuracy_score(y[test], predicted)),
                     "train_accuracy": float(accuracy_score(y[train], model.predict(train_x))),
                     "fit_seconds": round(fit_seconds, 1)})
-                if base in NETWORKS and args.predict_windows:
-                    fitted = model.get_params()["window__n_windows"]
+                fitted = model.get_params().get("window__n_windows") \
+                    if base in NETWORKS else None
+                if fitted is not None and args.predict_windows:  # not the seed's one window
                     by_windows = {}
                     for n_windows in args.predict_windows:
                         model.set_params(window__n_windows=n_windows)
